@@ -1,0 +1,65 @@
+"""Algorithm registry: names, config models, per-task presets, paper budgets and named variants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from mbrlbench.algorithms import mbpo, sac
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig
+from mbrlbench.tasks import TASK_BASE, TaskSpec
+
+
+@dataclass(frozen=True)
+class AlgorithmEntry:
+    name: str
+    cls: type[Algorithm]
+    config_cls: type[AlgorithmConfig]
+    presets: dict[str, dict[str, Any]]
+    paper_env_steps: dict[str, int]
+    deviations: Callable[[str, Any], list[str]]
+    source: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named algorithm with fixed overrides (e.g. ``tom_uniform``); runs under its own name."""
+
+    name: str
+    algorithm: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+
+ALGORITHMS: dict[str, AlgorithmEntry] = {
+    "mbpo": AlgorithmEntry("mbpo", mbpo.MBPO, mbpo.MBPOConfig, mbpo.PRESETS, mbpo.PAPER_ENV_STEPS,
+                           mbpo.deviations, mbpo.SOURCE, "Model-Based Policy Optimization (Janner et al. 2019)"),
+    "sac": AlgorithmEntry("sac", sac.SAC, sac.SACConfig, sac.PRESETS, sac.PAPER_ENV_STEPS, sac.deviations,
+                          sac.SOURCE, "Soft actor-critic, model-free baseline of the MBPO paper"),
+}
+VARIANTS: dict[str, Variant] = {}
+
+
+def resolve(name: str) -> tuple[str, dict[str, Any]]:
+    """Algorithm or registered variant name -> (base algorithm, the variant's overrides)."""
+    if name in ALGORITHMS:
+        return name, {}
+    variant = VARIANTS[name]
+    return variant.algorithm, dict(variant.overrides)
+
+
+def resolve_config(algorithm: str, task: str, *layers: dict[str, Any]) -> AlgorithmConfig:
+    """Defaults <- the paper's per-task preset <- each override layer in order."""
+    entry = ALGORITHMS[algorithm]
+    values: dict[str, Any] = dict(entry.presets.get(TASK_BASE.get(task, task), {}))
+    for layer in layers:
+        values.update(layer)
+    return entry.config_cls(**values)
+
+
+def build(algorithm: str, config: AlgorithmConfig, task: TaskSpec, device: torch.device, seed: int) -> Algorithm:
+    return ALGORITHMS[algorithm].cls(config, task, device, seed)

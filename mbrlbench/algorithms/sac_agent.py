@@ -1,0 +1,104 @@
+"""The parts every SAC-driven algorithm (sac, mbpo, and later tom, mnm) shares: the real env, the real
+replay buffer, the SAC agent, batched acting and the checkpoint of all of these."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
+from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.sac import SAC, SACSettings
+from mbrlbench.tasks import TaskSpec, action_bounds
+
+
+class SACConfigFields(AlgorithmConfig):
+    """SAC settings shared by every SAC-driven algorithm [repo: jannerm/mbpo examples/development/base.py]."""
+
+    sac_hidden: int = Field(256, ge=1, description="Units per hidden layer of policy and Q-nets [repo base.py M=256].")
+    sac_layers: int = Field(2, ge=1, description="Hidden layers of policy and Q-nets [repo base.py (M, M)].")
+    sac_lr: float = Field(3e-4, gt=0, description="Adam lr for policy, Q and temperature [repo base.py].")
+    gamma: float = Field(0.99, gt=0, le=1, description="Discount [repo examples/config/<env>/0.py].")
+    tau: float = Field(5e-3, gt=0, le=1, description="Polyak rate of the target Q-nets [repo 0.py].")
+    target_update_interval: int = Field(1, ge=1, description="SAC updates between target updates [repo base.py].")
+    init_alpha: float = Field(1.0, gt=0, description="Initial temperature (softlearning log_alpha = 0).")
+    target_entropy: float | None = Field(
+        None, description="Entropy target of the temperature; None = -|A| (SAC v2 heuristic)."
+    )
+    batch_size: int = Field(256, ge=1, description="SAC minibatch [repo base.py sampler_params].")
+    replay_size: int = Field(1_000_000, ge=1, description="Real replay capacity [repo base.py].")
+    n_initial_exploration_steps: int = Field(
+        5000, ge=0, description="Uniform-random steps before learning [repo base.py ALGORITHM_PARAMS_ADDITIONAL]."
+    )
+    min_pool_size: int = Field(
+        1000, ge=1, description="Real transitions before SAC updates start [softlearning max_path_length]."
+    )
+
+
+class SACDriven(Algorithm):
+    """Holds env, real buffer and agent; subclasses write ``train``."""
+
+    sac_diagnostic_keys: ClassVar[tuple[str, ...]] = SAC.DIAGNOSTIC_KEYS
+
+    def __init__(self, config: SACConfigFields, task: TaskSpec, device: torch.device, seed: int) -> None:
+        self.config, self.task, self.device = config, task, device
+        self.env = TrainingEnv(task.make_env(), seed)
+        space = self.env.env.action_space
+        self.obs_dim = self.env.env.observation_space.shape[0]
+        self.act_dim = space.shape[0]
+        low, high = action_bounds(self.env.env)
+        target_entropy = -float(self.act_dim) if config.target_entropy is None else config.target_entropy
+        settings = SACSettings(
+            hidden=config.sac_hidden, layers=config.sac_layers, lr=config.sac_lr, gamma=config.gamma,
+            tau=config.tau, target_entropy=target_entropy, init_alpha=config.init_alpha,
+            target_update_interval=config.target_update_interval,
+        )
+        self.sac = SAC(self.obs_dim, self.act_dim, low, high, settings, device)
+        self.env_buffer = ReplayBuffer(config.replay_size, self.obs_dim, self.act_dim, device)
+        self.env_steps = 0
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        return self.sac.act(obs_t, deterministic).cpu().numpy()
+
+    def env_step(self) -> None:
+        """One real step: uniform-random while exploring, else the stochastic policy; store it."""
+        if self.env_steps < self.config.n_initial_exploration_steps:
+            action = self.env.env.action_space.sample()
+        else:
+            action = self.act(self.env.obs[None], deterministic=False)[0]
+        obs, next_obs, reward, terminated = self.env.step(action)
+        self.env_buffer.add(obs, action, reward, next_obs, terminated)
+        self.env_steps += 1
+
+    @property
+    def learning(self) -> bool:
+        """SAC updates run once exploration is over and the real pool holds ``min_pool_size`` samples."""
+        return (
+            self.env_steps > self.config.n_initial_exploration_steps
+            and len(self.env_buffer) >= self.config.min_pool_size
+        )
+
+    def pop_train_return(self) -> float:
+        return self.env.pop_train_return()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "env_steps": self.env_steps,
+            "sac": self.sac.state_dict(),
+            "sac_extra": self.sac.extra_state(),
+            "env_buffer": self.env_buffer.state_dict(),
+            "env": self.env.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.env_steps = state["env_steps"]
+        self.sac.load_state_dict(state["sac"])
+        self.sac.load_extra_state(state["sac_extra"])
+        self.env_buffer.load_state_dict(state["env_buffer"])
+        self.env.load_state_dict(state["env"])
+        set_rng_state(state["rng"])

@@ -1,0 +1,142 @@
+"""``mbrlbench``: run, validate and list suites of model-based RL runs.
+
+Exit codes: 0 success, 1 a run failed, 2 bad input (one line on stderr, nothing written).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mbrlbench.suite import RunSpec, Suite, SuiteError, load_suite
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Benchmark model-based RL algorithms on gymnasium MuJoCo v5 against their papers.")
+out_console = Console()
+err_console = Console(stderr=True)
+BUILTIN_SUITES = Path(__file__).parent / "suites"
+ONLY_KEYS = ("task", "algorithm", "seed")
+
+
+def fail_input(message: str) -> typer.Exit:
+    err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _suite_path(suite: str) -> Path:
+    path = Path(suite)
+    if path.exists() or path.suffix in (".yaml", ".yml"):
+        return path
+    builtin = BUILTIN_SUITES / f"{suite}.yaml"
+    return builtin if builtin.exists() else path
+
+
+def _load(suite: str, only: list[str] | None) -> tuple[Suite, list[RunSpec]]:
+    try:
+        loaded = load_suite(_suite_path(suite))
+    except SuiteError as err:
+        raise fail_input(str(err)) from None
+    runs = loaded.runs
+    for item in only or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in ONLY_KEYS:
+            raise fail_input(f"--only {item!r}: expected KEY=VALUE with KEY one of {', '.join(ONLY_KEYS)}")
+        runs = [r for r in runs if r.matches(key, value)]
+    if not runs:
+        raise fail_input(f"{loaded.path}: no run matches --only {' '.join(only or [])}")
+    return loaded, runs
+
+
+def _grid_table(runs: list[RunSpec], out: Path) -> Table:
+    from mbrlbench.runner.disk import estimate_checkpoint_bytes, human_bytes
+    from mbrlbench.runner.files import read_json
+
+    table = Table(title=f"{len(runs)} runs")
+    for col in ("task", "algorithm", "seed", "env steps", "checkpoint", "state", "folder"):
+        table.add_column(col)
+    for r in runs:
+        status = read_json(r.run_dir(out) / "status.json") or {}
+        table.add_row(r.task.name, r.variant, str(r.seed), f"{r.env_steps:,}", human_bytes(estimate_checkpoint_bytes(r)),
+                      str(status.get("state", "new")), str(r.run_dir(out)))
+    return table
+
+
+@app.command()
+def run(
+    suite: Annotated[str, typer.Argument(help="Suite file, or the name of a built-in suite (quick, smoke, mujoco).")] = (
+        "quick"
+    ),
+    out: Annotated[Path, typer.Option(help="Results root; runs go to OUT/<suite>/<task>/<algorithm>/seed<k>.")] = (
+        Path("results")
+    ),
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N (overrides the suite).")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Run a slice: task=..., algorithm=..., seed=...")] = None,
+    restart: Annotated[bool, typer.Option(help="Replace run folders whose config differs or that exist.")] = False,
+    keep_checkpoints: Annotated[bool, typer.Option(help="Keep checkpoint.pt after a run completes.")] = False,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads per run (default: all cores).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the runs and exit.")] = False,
+) -> None:
+    """Train every run of SUITE; completed runs are skipped, interrupted ones resume."""
+    import re
+
+    if device is not None and not re.fullmatch(r"auto|cpu|cuda|cuda:\d+", device):
+        raise fail_input(f"--device {device!r}: allowed: auto, cpu, cuda, cuda:N")
+    loaded, runs = _load(suite, only)
+    if dry_run:
+        out_console.print(_grid_table(runs, out))
+        return
+    from mbrlbench.runner.local import run_suite
+
+    try:
+        from mbrlbench.runner.run_one import resolve_device
+
+        resolve_device(device or loaded.file.device)
+    except ValueError as err:
+        raise fail_input(str(err)) from None
+    outcome = run_suite(runs, out, device=device, restart=restart, keep_checkpoints=keep_checkpoints,
+                        threads=threads, console=err_console)
+    summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.states.items())
+    err_console.print(f"{loaded.file.name}: {summary}; results in {out / loaded.file.name}")
+    if outcome.failed:
+        raise typer.Exit(1)
+    if outcome.states.get("interrupted") or outcome.states.get("not started"):
+        raise typer.Exit(130)
+
+
+@app.command()
+def validate(
+    suite: Annotated[str, typer.Argument(help="Suite file or built-in suite name.")],
+    out: Annotated[Path, typer.Option(help="Results root, to show each run's state.")] = Path("results"),
+) -> None:
+    """Check SUITE and print its expanded grid, total env steps and checkpoint disk estimate."""
+    from mbrlbench.runner.disk import estimate_checkpoint_bytes, human_bytes
+
+    loaded, runs = _load(suite, None)
+    out_console.print(_grid_table(runs, out))
+    total_steps = sum(r.env_steps for r in runs)
+    peak = max(estimate_checkpoint_bytes(r) for r in runs)
+    out_console.print(f"{loaded.path}: valid; {len(runs)} runs, {total_steps:,} env steps in all; "
+                      f"checkpoints up to {human_bytes(peak)} each (one per running run)")
+
+
+@app.command("list")
+def list_() -> None:
+    """Print the registered tasks and algorithms, one per line."""
+    from mbrlbench.algorithms import ALGORITHMS, VARIANTS
+    from mbrlbench.tasks import TASKS
+
+    for name, task in TASKS.items():
+        horizon = f", {task.max_episode_steps}-step episodes" if task.max_episode_steps else ""
+        out_console.print(f"task       {name:20s} {task.env_id}{horizon}", highlight=False)
+    for name, entry in ALGORITHMS.items():
+        out_console.print(f"algorithm  {name:20s} {entry.summary} [{entry.cls.fidelity}]", highlight=False)
+    for name, variant in VARIANTS.items():
+        out_console.print(f"variant    {name:20s} {variant.algorithm}: {variant.summary}", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

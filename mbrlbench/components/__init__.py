@@ -1,0 +1,1 @@
+"""Shared building blocks: ensemble model, SAC, buffers, model rollouts."""

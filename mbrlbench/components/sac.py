@@ -1,0 +1,153 @@
+"""Soft actor-critic as MBPO used it (softlearning): tanh-Gaussian policy, twin Q with Polyak targets,
+automatic temperature on ``log_alpha`` (initial alpha 1). The twin critics are one ``EnsembleMLP`` with two
+members, so both Q-values cost one batched pass. Diagnostics accumulate on the device and are read once
+per evaluation (``pop_diagnostics``), never per update.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mbrlbench.components.buffers import Batch
+from mbrlbench.components.ensemble import EnsembleMLP
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # softlearning's SCALE_DIAG_MIN_MAX
+
+
+@dataclass(frozen=True)
+class SACSettings:
+    """The SAC knobs an algorithm config passes on (see each algorithm's config for sources)."""
+
+    hidden: int = 256
+    layers: int = 2
+    lr: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 5e-3
+    target_entropy: float = -1.0
+    init_alpha: float = 1.0
+    target_update_interval: int = 1
+
+
+class TanhGaussianActor(nn.Module):
+    """Reparameterized tanh-squashed Gaussian policy, scaled to the action box."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int, low: float, high: float) -> None:
+        super().__init__()
+        dims = [obs_dim] + [hidden] * layers
+        body: list[nn.Module] = []
+        for a, b in itertools.pairwise(dims):
+            body += [nn.Linear(a, b), nn.ReLU()]
+        self.body = nn.Sequential(*body)
+        self.head = nn.Linear(dims[-1], 2 * act_dim)
+        self.register_buffer("scale", torch.tensor((high - low) / 2.0))
+        self.register_buffer("bias", torch.tensor((high + low) / 2.0))
+
+    def forward(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (action in env units, log-probability of it)."""
+        mu, log_std = self.head(self.body(obs)).chunk(2, dim=-1)
+        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        u = mu if deterministic else mu + torch.randn_like(mu) * log_std.exp()
+        log_prob = -0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)
+        # log |d tanh(u)/du| = 2 (log 2 - u - softplus(-2u)), numerically stable; then the box scaling
+        log_prob = log_prob - 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u)) - torch.log(self.scale)
+        return torch.tanh(u) * self.scale + self.bias, log_prob.sum(dim=-1)
+
+
+class SAC(nn.Module):
+    def __init__(
+        self, obs_dim: int, act_dim: int, low: float, high: float, settings: SACSettings, device: torch.device
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.actor = TanhGaussianActor(obs_dim, act_dim, settings.hidden, settings.layers, low, high)
+        self.critic = EnsembleMLP(2, obs_dim + act_dim, 1, settings.hidden, settings.layers, nn.ReLU)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.tensor(float(settings.init_alpha)).log())
+        self.to(device)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=settings.lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=settings.lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=settings.lr)
+        self.updates = 0
+        self._diag_sum = torch.zeros(5, device=device)  # q_loss, policy_loss, alpha, entropy, q_mean
+        self._diag_count = 0
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        return self.actor(obs, deterministic)[0]
+
+    def q_values(self, obs: torch.Tensor, act: torch.Tensor, target: bool = False) -> torch.Tensor:
+        """Both critics' Q-values, ``[2, N]``."""
+        net = self.critic_target if target else self.critic
+        return net(torch.cat([obs, act], dim=-1)).squeeze(-1)
+
+    @torch.no_grad()
+    def q_target(self, batch: Batch) -> torch.Tensor:
+        """``r + gamma (1 - d) (min_j Q_targ_j(s', a') - alpha log pi(a'|s'))``, ``a' ~ pi(.|s')``."""
+        next_act, next_logp = self.actor(batch.next_obs)
+        next_q = self.q_values(batch.next_obs, next_act, target=True).min(dim=0).values
+        soft = next_q - self.log_alpha.exp() * next_logp
+        return batch.rew + self.settings.gamma * (1.0 - batch.done) * soft
+
+    def update(self, batch: Batch) -> None:
+        """One gradient step on critics, actor and temperature; Polyak target update."""
+        target = self.q_target(batch)
+        q = self.q_values(batch.obs, batch.act)
+        q_loss = 0.5 * ((q - target) ** 2).mean(dim=1).sum()  # softlearning: 0.5 * MSE per critic
+        self.critic_opt.zero_grad(set_to_none=True)
+        q_loss.backward()
+        self.critic_opt.step()
+
+        alpha = self.log_alpha.exp().detach()
+        act, logp = self.actor(batch.obs)
+        q_pi = self.q_values(batch.obs, act).min(dim=0).values
+        policy_loss = (alpha * logp - q_pi).mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        policy_loss.backward()
+        self.actor_opt.step()
+
+        alpha_loss = -(self.log_alpha * (logp.detach() + self.settings.target_entropy)).mean()
+        self.alpha_opt.zero_grad(set_to_none=True)
+        alpha_loss.backward()
+        self.alpha_opt.step()
+
+        self.updates += 1
+        if self.updates % self.settings.target_update_interval == 0:
+            with torch.no_grad():
+                torch._foreach_lerp_(
+                    list(self.critic_target.parameters()), list(self.critic.parameters()), self.settings.tau
+                )
+        with torch.no_grad():
+            self._diag_sum += torch.stack([q_loss, policy_loss, alpha, -logp.mean(), q.mean()]).detach()
+        self._diag_count += 1
+
+    def pop_diagnostics(self) -> dict[str, float]:
+        """Means since the last call (NaN if no update happened): one host sync per evaluation."""
+        names = ("sac/q_loss", "sac/policy_loss", "sac/alpha", "sac/entropy", "sac/q_mean")
+        if self._diag_count == 0:
+            values = [float("nan")] * len(names)
+        else:
+            values = (self._diag_sum / self._diag_count).tolist()
+        self._diag_sum.zero_()
+        self._diag_count = 0
+        return {**dict(zip(names, values, strict=True)), "sac/updates": float(self.updates)}
+
+    DIAGNOSTIC_KEYS = ("sac/q_loss", "sac/policy_loss", "sac/alpha", "sac/entropy", "sac/q_mean", "sac/updates")
+
+    def extra_state(self) -> dict:
+        return {"updates": self.updates, "diag_sum": self._diag_sum.cpu(), "diag_count": self._diag_count,
+                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+                "alpha_opt": self.alpha_opt.state_dict()}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.updates, self._diag_count = state["updates"], state["diag_count"]
+        self._diag_sum.copy_(state["diag_sum"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.alpha_opt.load_state_dict(state["alpha_opt"])

@@ -1,0 +1,113 @@
+"""The probabilistic ensemble: loss against a hand computation, kernels, normalizer, elites, fitting."""
+
+import math
+
+import torch
+
+from mbrlbench.components.ensemble import EnsembleMLP, Normalizer, ProbabilisticEnsemble
+
+
+def _tiny_model(**kw) -> ProbabilisticEnsemble:
+    torch.manual_seed(0)
+    return ProbabilisticEnsemble(obs_dim=2, act_dim=1, members=3, elites=2, hidden=8, layers=2,
+                                 weight_decays=(1e-2, 2e-2, 3e-2), **kw)
+
+
+def test_nll_loss_matches_hand_computation():
+    model = _tiny_model()
+    x = torch.randn(3, 5, 3)
+    y = torch.randn(3, 5, 3)
+    mean, logvar = model(x)
+    # by hand, member by member, element by element
+    total = 0.0
+    for e in range(3):
+        acc = 0.0
+        for n in range(5):
+            for d in range(3):
+                m, lv, t = mean[e, n, d].item(), logvar[e, n, d].item(), y[e, n, d].item()
+                acc += (m - t) ** 2 * math.exp(-lv) + lv
+        total += acc / 15
+    total += 0.01 * (model.max_logvar.sum().item() - model.min_logvar.sum().item())
+    for decay, layer in zip((1e-2, 2e-2, 3e-2), model.net.layers, strict=True):
+        total += decay * 0.5 * (layer.weight**2).sum().item()
+    assert math.isclose(model.nll_loss(x, y).item(), total, rel_tol=1e-5)
+
+
+def test_logvar_soft_bounds_hold():
+    model = _tiny_model()
+    raw = torch.linspace(-100, 100, 50)[:, None].expand(50, 3)
+    bounded = model._bound_logvar(raw)
+    # soft bounds: may pass a bound by softplus's tail only (e^-10.5 here)
+    assert (bounded <= model.max_logvar + 1e-4).all() and (bounded >= model.min_logvar - 1e-4).all()
+    mid = torch.full((1, 3), -5.0)
+    assert torch.allclose(model._bound_logvar(mid), mid, atol=1e-2)  # well inside the bounds: ~identity
+
+
+def test_members_are_independent_and_grouped_forward_matches_batched():
+    torch.manual_seed(1)
+    net = EnsembleMLP(4, 3, 2, hidden=16, layers=2, activation=torch.nn.SiLU)
+    x = torch.randn(50, 3)
+    full = net(x)  # [4, 50, 2]
+    member = torch.randint(4, (50,))
+    grouped = net.forward_grouped(x, member)
+    assert torch.allclose(grouped, full[member, torch.arange(50)], atol=1e-5)
+    # changing member 0's weights leaves the other members' outputs untouched
+    with torch.no_grad():
+        net.layers[0].weight[0] += 1.0
+    after = net(x)
+    assert not torch.allclose(after[0], full[0])
+    assert torch.allclose(after[1:], full[1:])
+
+
+def test_normalizer_standardizes_and_guards_constant_columns():
+    norm = Normalizer(3)
+    x = torch.stack([torch.randn(1000) * 5 + 2, torch.randn(1000) * 0.1 - 3, torch.full((1000,), 7.0)], dim=1)
+    norm.fit(x)
+    z = norm(x)
+    assert torch.allclose(z[:, :2].mean(0), torch.zeros(2), atol=1e-4)
+    assert torch.allclose(z[:, :2].std(0, unbiased=False), torch.ones(2), atol=1e-4)
+    assert norm.std[2] == 1.0 and torch.allclose(z[:, 2], torch.zeros(1000))
+
+
+def test_fit_learns_a_function_and_elites_are_lowest_holdout():
+    torch.manual_seed(0)
+    model = ProbabilisticEnsemble(obs_dim=2, act_dim=1, members=5, elites=3, hidden=64, layers=2,
+                                  weight_decays=(2.5e-5, 5e-5, 1e-4), lr=3e-3)
+    x = torch.randn(4000, 3)
+    y = torch.stack([x[:, 0] * x[:, 1], torch.sin(x[:, 2]), x[:, 0] - x[:, 2]], dim=1)
+    y = y + 0.01 * torch.randn_like(y)
+    before = model.mse_per_member(x, y).mean().item()
+    result = model.fit(x, y, batch_size=64, max_epochs=40)
+    after = model.mse_per_member(x, y)
+    assert result.val_loss < 0.2 * before
+    assert result.epochs >= 1
+    # elites are exactly the members with the lowest holdout MSE; re-check on the same holdout is not
+    # possible from outside, so check the ranking on all data agrees for the best member
+    assert len(set(model.elite_idx.tolist())) == 3
+    assert after.argmin().item() in model.elite_idx.tolist()
+
+
+def test_elites_are_picked_by_holdout_error():
+    model = _tiny_model()
+    x = torch.randn(100, 3)
+    y = torch.randn(100, 3)
+    with torch.no_grad():  # make member 1 terrible
+        model.net.layers[-1].bias[1] += 100.0
+    model.fit(x, y, batch_size=50, max_epochs=1, holdout_ratio=0.5)
+    assert 1 not in model.elite_idx.tolist()
+
+
+def test_sample_uses_elites_only_and_returns_delta_plus_obs():
+    model = _tiny_model()
+    model.elite_idx.copy_(torch.tensor([0, 2]))
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.zero_()
+        model.net.layers[-1].bias[0, 0, :3] = torch.tensor([1.0, 10.0, 10.0])  # reward 1, delta 10
+        model.net.layers[-1].bias[2, 0, :3] = torch.tensor([1.0, 10.0, 10.0])
+        model.net.layers[-1].bias[1, 0, :3] = torch.tensor([-99.0, -99.0, -99.0])  # not an elite
+        model.net.layers[-1].bias[:, 0, 3:] = -30.0  # variance at its lower bound: near-deterministic
+    obs = torch.zeros(500, 2)
+    next_obs, rew = model.sample(obs, torch.zeros(500, 1))
+    assert torch.allclose(rew, torch.ones(500), atol=0.05)
+    assert torch.allclose(next_obs, torch.full((500, 2), 10.0), atol=0.05)

@@ -1,0 +1,166 @@
+"""Resume: a run stopped (cleanly or by SIGKILL) and resumed writes the same CSV as an unbroken run, timing
+aside; completed runs are skipped; a changed config is refused unless --restart; failures are contained."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mbrlbench.runner.files import TIMING_COLUMNS, read_json
+from mbrlbench.runner.local import run_suite
+from mbrlbench.runner.run_one import RunConflict, StopFlag, run_one
+from mbrlbench.suite import load_suite
+
+SUITE = """\
+name: resume
+tasks: [inverted_pendulum]
+algorithms: [mbpo, sac]
+seeds: [7]
+env_steps: 800
+eval: {every: 100, episodes: 2}
+device: cpu
+checkpoint_every: 2
+overrides:
+  mbpo:
+    all: {n_initial_exploration_steps: 100, min_pool_size: 100, epoch_length: 100, model_train_freq: 100,
+          rollout_batch_size: 100, rollout_schedule: [1, 4, 1, 3], n_train_repeat: 2, ensemble_size: 3,
+          num_elites: 2, model_hidden: 16, model_layers: 2, model_max_epochs: 3, sac_hidden: 16, batch_size: 32}
+  sac:
+    all: {n_initial_exploration_steps: 100, min_pool_size: 100, sac_hidden: 16, batch_size: 32}
+"""
+
+
+@pytest.fixture
+def suite_file(tmp_path: Path) -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE)
+    return path
+
+
+def _csv(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "progress.csv").drop(columns=list(TIMING_COLUMNS))
+
+
+def _spec(suite_file: Path, algorithm: str):
+    return next(r for r in load_suite(suite_file).runs if r.variant == algorithm)
+
+
+@pytest.mark.parametrize("algorithm", ["mbpo", "sac"])
+def test_stopped_then_resumed_equals_unbroken(tmp_path, suite_file, algorithm):
+    spec = _spec(suite_file, algorithm)
+    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
+
+    stop = StopFlag()
+    rows_seen = []
+
+    def stop_after_three(progress):
+        rows_seen.append(progress.env_step)
+        if len(rows_seen) == 3:
+            stop.set("test")
+
+    broken = tmp_path / "broken"
+    assert run_one(spec, broken, threads=1, stop=stop, progress=stop_after_three) == "interrupted"
+    run_dir = spec.run_dir(broken)
+    assert read_json(run_dir / "status.json")["state"] == "interrupted"
+    assert (run_dir / "checkpoint.pt").exists()
+    assert run_one(spec, broken, threads=1) == "completed"
+    assert not (run_dir / "checkpoint.pt").exists()  # deleted on completion
+    pd.testing.assert_frame_equal(_csv(run_dir), _csv(spec.run_dir(tmp_path / "unbroken")))
+    assert len(_csv(run_dir)) == 8
+
+
+def test_sigkill_loses_only_work_since_checkpoint(tmp_path, suite_file):
+    spec = _spec(suite_file, "mbpo")
+    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "mbrlbench.cli", "run", str(suite_file), "--out", str(out),
+           "--only", "algorithm=mbpo", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = spec.run_dir(out)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait for 3 rows: one past the checkpoint at row 2
+        csv = run_dir / "progress.csv"
+        if csv.exists() and len(csv.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert read_json(run_dir / "status.json")["state"] == "running"  # died without a word
+    resumed = subprocess.run(cmd, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    lines = (run_dir / "progress.csv").read_text().splitlines()
+    assert len(lines) == 9 and len(set(lines)) == 9  # header + 8 rows, no duplicates
+    pd.testing.assert_frame_equal(_csv(run_dir), _csv(spec.run_dir(tmp_path / "unbroken")))
+
+
+def test_sigterm_checkpoints_and_marks_interrupted(tmp_path, suite_file):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "mbrlbench.cli", "run", str(suite_file), "--out", str(out), "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run_dir = _spec(suite_file, "mbpo").run_dir(out)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run_dir / "progress.csv").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    status = read_json(run_dir / "status.json")
+    assert status["state"] == "interrupted" and (run_dir / "checkpoint.pt").exists()
+    assert not (_spec(suite_file, "sac").run_dir(out)).exists()  # the suite stopped, sac never began
+
+
+def test_completed_skipped_changed_config_refused_restart_replaces(tmp_path, suite_file):
+    spec = _spec(suite_file, "sac")
+    assert run_one(spec, tmp_path, threads=1) == "completed"
+    mtime = (spec.run_dir(tmp_path) / "progress.csv").stat().st_mtime
+    assert run_one(spec, tmp_path, threads=1) == "completed"
+    assert (spec.run_dir(tmp_path) / "progress.csv").stat().st_mtime == mtime  # skipped, untouched
+
+    changed = Path(str(suite_file).replace("suite.yaml", "changed.yaml"))
+    changed.write_text(SUITE.replace("sac_hidden: 16, batch_size: 32}", "sac_hidden: 24, batch_size: 32}"))
+    other = _spec(changed, "sac")
+    with pytest.raises(RunConflict, match="another configuration"):
+        run_one(other, tmp_path, threads=1)
+    assert run_one(other, tmp_path, threads=1, restart=True) == "completed"
+
+
+def test_nan_fails_the_run_and_the_suite_goes_on(tmp_path, suite_file, monkeypatch):
+    from mbrlbench.algorithms import sac as sac_module
+
+    original = sac_module.SAC.train
+    calls = {"n": 0}
+
+    def poisoned(self, until):
+        out = original(self, until)
+        calls["n"] += 1
+        if calls["n"] >= 3 and out:
+            out = {**out, "sac/q_loss": float("nan")}
+        return out
+
+    monkeypatch.setattr(sac_module.SAC, "train", poisoned)
+    runs = sorted(load_suite(suite_file).runs, key=lambda r: r.variant != "sac")  # sac first, then mbpo
+    outcome = run_suite(runs, tmp_path, threads=1)
+    assert outcome.states["failed"] and outcome.states["completed"]
+    status = read_json(runs[0].run_dir(tmp_path) / "status.json")
+    assert status["state"] == "failed"
+    assert status["error"] == "FloatingPointError: sac/q_loss became nan at env step 300"
+    assert "Traceback" in (runs[0].run_dir(tmp_path) / "run.log").read_text()
+
+
+def test_checkpoint_minutes_triggers_mid_interval_checkpoints(tmp_path, suite_file):
+    text = textwrap.dedent(SUITE).replace("checkpoint_every: 2", "checkpoint_every: 100\ncheckpoint_minutes: 0.0001")
+    path = tmp_path / "often.yaml"
+    path.write_text(text)
+    spec = _spec(path, "sac")
+    assert run_one(spec, tmp_path / "often", threads=1, keep_checkpoints=True) == "completed"
+    assert run_one(_spec(suite_file, "sac"), tmp_path / "rare", threads=1) == "completed"
+    pd.testing.assert_frame_equal(_csv(spec.run_dir(tmp_path / "often")),
+                                  _csv(_spec(suite_file, "sac").run_dir(tmp_path / "rare")))
+    assert (spec.run_dir(tmp_path / "often") / "checkpoint.pt").exists()  # --keep-checkpoints

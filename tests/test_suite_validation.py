@@ -1,0 +1,142 @@
+"""Suite files: expansion of the grid, overrides, variants, and one-line errors with file and line."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mbrlbench.suite import SuiteError, load_suite
+
+BASE = """\
+name: t
+tasks: [inverted_pendulum, hopper]
+algorithms: [mbpo, sac]
+seeds: 2
+env_steps: 1000
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_expansion_covers_grid_minus_exclusions(tmp_path):
+    suite = load_suite(_write(tmp_path, BASE + "exclude:\n  - {algorithm: sac, task: hopper}\n"))
+    keys = {(r.task.name, r.variant, r.seed) for r in suite.runs}
+    assert len(keys) == 6
+    assert ("hopper", "sac", 0) not in keys and ("hopper", "mbpo", 1) in keys
+    assert all(r.env_steps == 1000 for r in suite.runs)
+
+
+def test_paper_budgets_presets_and_override_layers(tmp_path):
+    text = """\
+    name: t
+    tasks: [hopper, halfcheetah, inverted_pendulum]
+    algorithms: [mbpo]
+    seeds: [3]
+    env_steps: paper
+    overrides:
+      mbpo:
+        all: {ensemble_size: 9}
+        hopper: {ensemble_size: 11, rollout_schedule: [20, 100, 1, 15]}
+    """
+    runs = {r.task.name: r for r in load_suite(_write(tmp_path, text)).runs}
+    assert runs["hopper"].env_steps == 125_000 and runs["halfcheetah"].env_steps == 400_000
+    assert runs["halfcheetah"].config.n_train_repeat == 40  # the paper's per-task preset
+    assert runs["halfcheetah"].config.ensemble_size == 9  # 'all' layer
+    assert runs["hopper"].config.ensemble_size == 11  # task layer wins over 'all'
+    assert runs["hopper"].config.rollout_schedule == (20, 100, 1, 15)
+    assert runs["inverted_pendulum"].env_steps == 20_000
+    assert runs["hopper"].seed == 3
+
+
+def test_variants_and_custom_tasks(tmp_path):
+    text = """\
+    name: t
+    tasks:
+      - inverted_pendulum
+      - {name: swimmer, env_id: Swimmer-v5, termination: never}
+    algorithms:
+      - mbpo
+      - {name: mbpo_k3, algorithm: mbpo, overrides: {ensemble_size: 3, num_elites: 2}}
+    env_steps: 500
+    overrides:
+      mbpo_k3:
+        swimmer: {model_hidden: 64}
+    """
+    runs = load_suite(_write(tmp_path, text)).runs
+    k3 = {r.task.name: r for r in runs if r.variant == "mbpo_k3"}
+    assert k3["swimmer"].algorithm == "mbpo" and k3["swimmer"].config.ensemble_size == 3
+    assert k3["swimmer"].config.model_hidden == 64 and k3["inverted_pendulum"].config.model_hidden == 200
+    assert k3["swimmer"].run_dir(Path("out")) == Path("out/t/swimmer/mbpo_k3/seed0")
+
+
+BAD_SUITES = [
+    # (suite text, expected line, fragments the one-line message must contain)
+    (BASE + "tasks_: [hopper]\n", 6, ["tasks_", "unknown key", "allowed: name, tasks"]),
+    (BASE.replace("[inverted_pendulum, hopper]", "[inverted_pendulum, hoper]"), 2, ["tasks.1", "hoper", "allowed:"]),
+    (BASE.replace("[mbpo, sac]", "[mbpo, mbppo]"), 3, ["algorithms.1", "mbppo", "allowed: mbpo, sac"]),
+    (BASE.replace("seeds: 2", "seeds: two"), 4, ["seeds", "integer"]),
+    (BASE.replace("env_steps: 1000", "env_steps: lots"), 5, ["env_steps", "'paper'"]),
+    (BASE + "device: tpu\n", 6, ["device", "allowed: auto, cpu, cuda, cuda:N"]),
+    (BASE + "eval: {every: 0}\n", 6, ["eval.every", "greater than or equal to 1"]),
+    (BASE + "eval: {evry: 10}\n", 6, ["eval.evry", "allowed: every, episodes"]),
+    (BASE + "overrides:\n  mbpo:\n    all: {ensemble_sise: 3}\n", 8,
+     ["overrides.mbpo.all.ensemble_sise", "unknown hyperparameter", "ensemble_size"]),
+    (BASE + "overrides:\n  mbpo:\n    all: {ensemble_size: many}\n", 8,
+     ["overrides.mbpo.all.ensemble_size", "integer"]),
+    (BASE + "overrides:\n  mbpo:\n    walker2d: {ensemble_size: 3}\n", 8,
+     ["overrides.mbpo.walker2d", "allowed: all, inverted_pendulum, hopper"]),
+    (BASE + "overrides:\n  tom:\n    all: {}\n", 7, ["overrides.tom", "allowed: mbpo, sac"]),
+    (BASE + "overrides:\n  mbpo:\n    all: {num_elites: 9}\n", 8, ["num_elites (9) exceeds ensemble_size"]),
+    (BASE + "exclude:\n  - {task: walker2d}\n", 7, ["exclude.0.task", "allowed: inverted_pendulum, hopper"]),
+    ("name: t\ntasks: [hopper]\n", 1, ["missing required key 'algorithms'"]),
+    ("name: t\ntasks: [hopper\n", 3, ["invalid YAML"]),
+    ("- just\n- a list\n", 1, ["YAML mapping"]),
+    (BASE.replace("name: t", "name: a/b"), 1, ["name", "pattern"]),
+    ("name: t\ntasks:\n  - {name: x, env_id: Nope-v0}\nalgorithms: [sac]\nenv_steps: 10\n", 3,
+     ["tasks.0.env_id", "not a registered gymnasium env id"]),
+    ("name: t\ntasks:\n  - {name: x, env_id: Swimmer-v5}\nalgorithms: [sac]\n", 1, ["'paper' has no budget"]),
+    ("name: t\ntasks:\n  - {name: x, env_id: Swimmer-v5, termination: sometimes}\nalgorithms: [sac]\n", 3,
+     ["tasks.0.termination", "hopper"]),
+    (BASE.replace("seeds: 2", "seeds: [1, 1]"), 4, ["seeds", "distinct"]),
+]
+
+
+@pytest.mark.parametrize("text,line,fragments", BAD_SUITES)
+def test_bad_suite_gives_one_line_with_file_line_key(tmp_path, text, line, fragments):
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:{line}:"), message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_cli_bad_suite_exits_2_without_traceback_or_files(tmp_path):
+    path = _write(tmp_path, BASE.replace("seeds: 2", "seeds: two"))
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0
+    assert f"{path}:4: seeds" in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_only_filter_and_bad_only(tmp_path):
+    path = _write(tmp_path, BASE)
+    proc = subprocess.run([sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--dry-run",
+                           "--only", "task=hopper", "--only", "algorithm=sac"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 runs" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--only", "colour=red"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "KEY one of task, algorithm, seed" in bad.stderr
