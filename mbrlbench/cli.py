@@ -14,8 +14,12 @@ from rich.table import Table
 
 from mbrlbench.suite import RunSpec, Suite, SuiteError, load_suite
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Benchmark model-based RL algorithms on gymnasium MuJoCo v5 against their papers.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Benchmark model-based RL algorithms on gymnasium MuJoCo v5 against their papers.",
+)
 out_console = Console()
 err_console = Console(stderr=True)
 BUILTIN_SUITES = Path(__file__).parent / "suites"
@@ -60,16 +64,23 @@ def _grid_table(runs: list[RunSpec], out: Path) -> Table:
         table.add_column(col)
     for r in runs:
         status = read_json(r.run_dir(out) / "status.json") or {}
-        table.add_row(r.task.name, r.variant, str(r.seed), f"{r.env_steps:,}", human_bytes(estimate_checkpoint_bytes(r)),
-                      str(status.get("state", "new")), str(r.run_dir(out)))
+        table.add_row(
+            r.task.name,
+            r.variant,
+            str(r.seed),
+            f"{r.env_steps:,}",
+            human_bytes(estimate_checkpoint_bytes(r)),
+            str(status.get("state", "new")),
+            str(r.run_dir(out)),
+        )
     return table
 
 
 @app.command()
 def run(
-    suite: Annotated[str, typer.Argument(help="Suite file, or the name of a built-in suite (quick, smoke, mujoco).")] = (
-        "quick"
-    ),
+    suite: Annotated[
+        str, typer.Argument(help="Suite file, or the name of a built-in suite (quick, smoke, mujoco).")
+    ] = ("quick"),
     out: Annotated[Path, typer.Option(help="Results root; runs go to OUT/<suite>/<task>/<algorithm>/seed<k>.")] = (
         Path("results")
     ),
@@ -97,8 +108,15 @@ def run(
         resolve_device(device or loaded.file.device)
     except ValueError as err:
         raise fail_input(str(err)) from None
-    outcome = run_suite(runs, out, device=device, restart=restart, keep_checkpoints=keep_checkpoints,
-                        threads=threads, console=err_console)
+    outcome = run_suite(
+        runs,
+        out,
+        device=device,
+        restart=restart,
+        keep_checkpoints=keep_checkpoints,
+        threads=threads,
+        console=err_console,
+    )
     summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.states.items())
     err_console.print(f"{loaded.file.name}: {summary}; results in {out / loaded.file.name}")
     if outcome.failed:
@@ -119,8 +137,10 @@ def validate(
     out_console.print(_grid_table(runs, out))
     total_steps = sum(r.env_steps for r in runs)
     peak = max(estimate_checkpoint_bytes(r) for r in runs)
-    out_console.print(f"{loaded.path}: valid; {len(runs)} runs, {total_steps:,} env steps in all; "
-                      f"checkpoints up to {human_bytes(peak)} each (one per running run)")
+    out_console.print(
+        f"{loaded.path}: valid; {len(runs)} runs, {total_steps:,} env steps in all; "
+        f"checkpoints up to {human_bytes(peak)} each (one per running run)"
+    )
 
 
 @app.command("list")

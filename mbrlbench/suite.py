@@ -78,7 +78,11 @@ class SuiteFile(_Strict):
 
 
 _MODEL_AT: dict[str, type[BaseModel]] = {
-    "": SuiteFile, "eval": EvalSettings, "tasks": CustomTask, "algorithms": VariantEntry, "exclude": Exclusion,
+    "": SuiteFile,
+    "eval": EvalSettings,
+    "tasks": CustomTask,
+    "algorithms": VariantEntry,
+    "exclude": Exclusion,
 }
 _ALLOWED_HINTS: dict[str, str] = {
     "device": "auto, cpu, cuda, cuda:N",
@@ -110,8 +114,9 @@ class RunSpec:
         return Path(out) / self.suite / self.task.name / self.variant / f"seed{self.seed}"
 
     def matches(self, key: str, value: str) -> bool:
-        return {"task": [self.task.name], "algorithm": [self.variant, self.algorithm],
-                "seed": [str(self.seed)]}[key].__contains__(value)
+        return {"task": [self.task.name], "algorithm": [self.variant, self.algorithm], "seed": [str(self.seed)]}[
+            key
+        ].__contains__(value)
 
 
 @dataclass
@@ -186,8 +191,9 @@ def _config_error(err: ValidationError, prefix: Path_, config_cls: type[Algorith
         return SuiteError(first["msg"].removeprefix("Value error, "), prefix)
     inner = "".join(f"[{p}]" for p in first["loc"][1:])
     doc = config_cls.model_fields[str(key)].description if str(key) in config_cls.model_fields else None
-    return SuiteError(f"{inner + ': ' if inner else ''}{first['msg']}{f' (expected: {doc})' if doc else ''}",
-                      (*prefix, key))
+    return SuiteError(
+        f"{inner + ': ' if inner else ''}{first['msg']}{f' (expected: {doc})' if doc else ''}", (*prefix, key)
+    )
 
 
 def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat list of checks reads best
@@ -214,8 +220,10 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
             name, (base, layer) = entry, resolve(entry)
         else:
             if entry.algorithm not in known:
-                raise SuiteError(f"unknown algorithm {entry.algorithm!r}; allowed: {', '.join(known)}",
-                                 ("algorithms", i, "algorithm"))
+                raise SuiteError(
+                    f"unknown algorithm {entry.algorithm!r}; allowed: {', '.join(known)}",
+                    ("algorithms", i, "algorithm"),
+                )
             base, layer = resolve(entry.algorithm)
             name, layer = entry.name, {**layer, **entry.overrides}
             try:
@@ -236,8 +244,9 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
         if ex.task is not None and ex.task not in tasks:
             raise SuiteError(f"not a task of this suite; allowed: {', '.join(tasks)}", ("exclude", i, "task"))
         if ex.algorithm is not None and ex.algorithm not in algos:
-            raise SuiteError(f"not an algorithm of this suite; allowed: {', '.join(algos)}",
-                             ("exclude", i, "algorithm"))
+            raise SuiteError(
+                f"not an algorithm of this suite; allowed: {', '.join(algos)}", ("exclude", i, "algorithm")
+            )
 
     for algo_name, scopes in sf.overrides.items():
         if algo_name not in algos:
@@ -262,20 +271,35 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
         if sf.env_steps == "paper":
             budget = entry.paper_env_steps.get(TASK_BASE.get(task_name, task_name))
             if budget is None:
-                raise SuiteError(f"'paper' has no budget for {algo_name} on {task_name}; give an integer",
-                                 ("env_steps",))
+                raise SuiteError(
+                    f"'paper' has no budget for {algo_name} on {task_name}; give an integer", ("env_steps",)
+                )
         else:
             budget = sf.env_steps
         for seed in seeds:
-            if any((ex.task in (None, task_name)) and (ex.algorithm in (None, algo_name))
-                   and (ex.seed in (None, seed)) for ex in sf.exclude):
+            if any(
+                (ex.task in (None, task_name)) and (ex.algorithm in (None, algo_name)) and (ex.seed in (None, seed))
+                for ex in sf.exclude
+            ):
                 continue
-            runs.append(RunSpec(
-                suite=sf.name, task=task, algorithm=base, variant=algo_name, seed=seed, env_steps=budget,
-                eval_every=sf.eval.every, eval_episodes=sf.eval.episodes, device=sf.device, config=config,
-                fidelity=entry.cls.fidelity, deviations=tuple(entry.deviations(task_name, config)),
-                checkpoint_every=sf.checkpoint_every, checkpoint_minutes=sf.checkpoint_minutes,
-            ))
+            runs.append(
+                RunSpec(
+                    suite=sf.name,
+                    task=task,
+                    algorithm=base,
+                    variant=algo_name,
+                    seed=seed,
+                    env_steps=budget,
+                    eval_every=sf.eval.every,
+                    eval_episodes=sf.eval.episodes,
+                    device=sf.device,
+                    config=config,
+                    fidelity=entry.cls.fidelity,
+                    deviations=tuple(entry.deviations(task_name, config)),
+                    checkpoint_every=sf.checkpoint_every,
+                    checkpoint_minutes=sf.checkpoint_minutes,
+                )
+            )
     return runs
 
 
@@ -293,11 +317,13 @@ def load_suite(path: str | Path) -> Suite:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or "invalid YAML"
-        raise SuiteError(f"invalid YAML: {problem}", file=str(path),
-                         line=mark.line + 1 if mark else None) from None
+        raise SuiteError(f"invalid YAML: {problem}", file=str(path), line=mark.line + 1 if mark else None) from None
     if not isinstance(data, dict):
-        raise SuiteError("a suite file must be a YAML mapping with keys: " + ", ".join(SuiteFile.model_fields),
-                         file=str(path), line=1)
+        raise SuiteError(
+            "a suite file must be a YAML mapping with keys: " + ", ".join(SuiteFile.model_fields),
+            file=str(path),
+            line=1,
+        )
     try:
         try:
             sf = SuiteFile.model_validate(data)

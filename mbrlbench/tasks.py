@@ -29,9 +29,7 @@ def hopper_done(obs: torch.Tensor) -> torch.Tensor:
     MBPO's code checks only ``obs[1:] < 100`` (a parenthesis slip); v5 checks both bounds, so do we.
     """
     z, angle = obs[..., 0], obs[..., 1]
-    healthy = (
-        _finite(obs) & (obs[..., 1:].abs() < 100.0).all(dim=-1) & (z > 0.7) & (angle > -0.2) & (angle < 0.2)
-    )
+    healthy = _finite(obs) & (obs[..., 1:].abs() < 100.0).all(dim=-1) & (z > 0.7) & (angle > -0.2) & (angle < 0.2)
     return ~healthy
 
 

@@ -66,8 +66,9 @@ def test_rollout_length_schedule_matches_official_formula():
 
 def test_branched_rollout_stops_terminated_rows():
     torch.manual_seed(0)
-    model = ProbabilisticEnsemble(obs_dim=1, act_dim=1, members=2, elites=2, hidden=4, layers=1,
-                                  weight_decays=(0.0, 0.0))
+    model = ProbabilisticEnsemble(
+        obs_dim=1, act_dim=1, members=2, elites=2, hidden=4, layers=1, weight_decays=(0.0, 0.0)
+    )
     with torch.no_grad():
         for p in model.net.parameters():
             p.zero_()
@@ -75,8 +76,9 @@ def test_branched_rollout_stops_terminated_rows():
         model.net.layers[-1].bias[:, 0, 2:] = -30.0  # ~no noise
     out = ReplayBuffer(100, obs_dim=1, act_dim=1)
     start = torch.tensor([[0.0], [2.0]])
-    stats = branched_rollout(model, lambda o: torch.zeros(o.shape[0], 1), lambda o: o[..., 0] > 2.5,
-                             start, horizon=5, out=out)
+    stats = branched_rollout(
+        model, lambda o: torch.zeros(o.shape[0], 1), lambda o: o[..., 0] > 2.5, start, horizon=5, out=out
+    )
     # row from 2.0 terminates at step 1 (3.0 > 2.5); row from 0.0 goes 1, 2, 3 -> terminates at step 3
     assert stats["rollout/transitions"] == 4
     assert out.all().done.tolist() == [0.0, 1.0, 0.0, 1.0]

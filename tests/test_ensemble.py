@@ -9,8 +9,9 @@ from mbrlbench.components.ensemble import EnsembleMLP, Normalizer, Probabilistic
 
 def _tiny_model(**kw) -> ProbabilisticEnsemble:
     torch.manual_seed(0)
-    return ProbabilisticEnsemble(obs_dim=2, act_dim=1, members=3, elites=2, hidden=8, layers=2,
-                                 weight_decays=(1e-2, 2e-2, 3e-2), **kw)
+    return ProbabilisticEnsemble(
+        obs_dim=2, act_dim=1, members=3, elites=2, hidden=8, layers=2, weight_decays=(1e-2, 2e-2, 3e-2), **kw
+    )
 
 
 def test_nll_loss_matches_hand_computation():
@@ -71,8 +72,9 @@ def test_normalizer_standardizes_and_guards_constant_columns():
 
 def test_fit_learns_a_function_and_elites_are_lowest_holdout():
     torch.manual_seed(0)
-    model = ProbabilisticEnsemble(obs_dim=2, act_dim=1, members=5, elites=3, hidden=64, layers=2,
-                                  weight_decays=(2.5e-5, 5e-5, 1e-4), lr=3e-3)
+    model = ProbabilisticEnsemble(
+        obs_dim=2, act_dim=1, members=5, elites=3, hidden=64, layers=2, weight_decays=(2.5e-5, 5e-5, 1e-4), lr=3e-3
+    )
     x = torch.randn(4000, 3)
     y = torch.stack([x[:, 0] * x[:, 1], torch.sin(x[:, 2]), x[:, 0] - x[:, 2]], dim=1)
     y = y + 0.01 * torch.randn_like(y)

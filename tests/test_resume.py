@@ -5,8 +5,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import textwrap
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -79,8 +79,19 @@ def test_sigkill_loses_only_work_since_checkpoint(tmp_path, suite_file):
     spec = _spec(suite_file, "mbpo")
     assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "mbrlbench.cli", "run", str(suite_file), "--out", str(out),
-           "--only", "algorithm=mbpo", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mbrlbench.cli",
+        "run",
+        str(suite_file),
+        "--out",
+        str(out),
+        "--only",
+        "algorithm=mbpo",
+        "--threads",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run_dir = spec.run_dir(out)
     deadline = time.time() + 120
@@ -161,6 +172,7 @@ def test_checkpoint_minutes_triggers_mid_interval_checkpoints(tmp_path, suite_fi
     spec = _spec(path, "sac")
     assert run_one(spec, tmp_path / "often", threads=1, keep_checkpoints=True) == "completed"
     assert run_one(_spec(suite_file, "sac"), tmp_path / "rare", threads=1) == "completed"
-    pd.testing.assert_frame_equal(_csv(spec.run_dir(tmp_path / "often")),
-                                  _csv(_spec(suite_file, "sac").run_dir(tmp_path / "rare")))
+    pd.testing.assert_frame_equal(
+        _csv(spec.run_dir(tmp_path / "often")), _csv(_spec(suite_file, "sac").run_dir(tmp_path / "rare"))
+    )
     assert (spec.run_dir(tmp_path / "often") / "checkpoint.pt").exists()  # --keep-checkpoints

@@ -17,8 +17,13 @@ def test_q_target_matches_hand_computation():
     sac = _sac(gamma=0.9)
     with torch.no_grad():
         sac.log_alpha.fill_(math.log(0.3))
-    batch = Batch(torch.randn(4, 3), torch.rand(4, 2), torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.randn(4, 3),
-                  torch.tensor([0.0, 1.0, 0.0, 1.0]))
+    batch = Batch(
+        torch.randn(4, 3),
+        torch.rand(4, 2),
+        torch.tensor([1.0, 2.0, 3.0, 4.0]),
+        torch.randn(4, 3),
+        torch.tensor([0.0, 1.0, 0.0, 1.0]),
+    )
     torch.manual_seed(5)
     target = sac.q_target(batch)
     torch.manual_seed(5)  # same policy noise
@@ -32,7 +37,7 @@ def test_q_target_matches_hand_computation():
 def test_actions_respect_bounds_and_log_prob_matches_change_of_variables():
     sac = _sac()
     obs = torch.randn(20000, 3) * 3
-    act, logp = sac.actor(obs)
+    act, _logp = sac.actor(obs)
     assert act.abs().max() <= 2.0
     # one state, compare with torch.distributions on the pre-squash sample
     torch.manual_seed(3)

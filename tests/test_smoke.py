@@ -19,8 +19,12 @@ def test_smoke_suite_runs_every_algorithm(tmp_path):
     suite = load_suite(SMOKE)
     assert {r.algorithm for r in suite.runs} == set(ALGORITHMS), "smoke must cover every registered algorithm"
     assert all(r.env_steps <= 1000 for r in suite.runs)
-    proc = subprocess.run([sys.executable, "-m", "mbrlbench.cli", "run", str(SMOKE), "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", "run", str(SMOKE), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     for spec in suite.runs:
         run_dir = spec.run_dir(tmp_path)

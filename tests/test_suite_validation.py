@@ -85,12 +85,21 @@ BAD_SUITES = [
     (BASE + "device: tpu\n", 6, ["device", "allowed: auto, cpu, cuda, cuda:N"]),
     (BASE + "eval: {every: 0}\n", 6, ["eval.every", "greater than or equal to 1"]),
     (BASE + "eval: {evry: 10}\n", 6, ["eval.evry", "allowed: every, episodes"]),
-    (BASE + "overrides:\n  mbpo:\n    all: {ensemble_sise: 3}\n", 8,
-     ["overrides.mbpo.all.ensemble_sise", "unknown hyperparameter", "ensemble_size"]),
-    (BASE + "overrides:\n  mbpo:\n    all: {ensemble_size: many}\n", 8,
-     ["overrides.mbpo.all.ensemble_size", "integer"]),
-    (BASE + "overrides:\n  mbpo:\n    walker2d: {ensemble_size: 3}\n", 8,
-     ["overrides.mbpo.walker2d", "allowed: all, inverted_pendulum, hopper"]),
+    (
+        BASE + "overrides:\n  mbpo:\n    all: {ensemble_sise: 3}\n",
+        8,
+        ["overrides.mbpo.all.ensemble_sise", "unknown hyperparameter", "ensemble_size"],
+    ),
+    (
+        BASE + "overrides:\n  mbpo:\n    all: {ensemble_size: many}\n",
+        8,
+        ["overrides.mbpo.all.ensemble_size", "integer"],
+    ),
+    (
+        BASE + "overrides:\n  mbpo:\n    walker2d: {ensemble_size: 3}\n",
+        8,
+        ["overrides.mbpo.walker2d", "allowed: all, inverted_pendulum, hopper"],
+    ),
     (BASE + "overrides:\n  tom:\n    all: {}\n", 7, ["overrides.tom", "allowed: mbpo, sac"]),
     (BASE + "overrides:\n  mbpo:\n    all: {num_elites: 9}\n", 8, ["num_elites (9) exceeds ensemble_size"]),
     (BASE + "exclude:\n  - {task: walker2d}\n", 7, ["exclude.0.task", "allowed: inverted_pendulum, hopper"]),
@@ -98,11 +107,17 @@ BAD_SUITES = [
     ("name: t\ntasks: [hopper\n", 3, ["invalid YAML"]),
     ("- just\n- a list\n", 1, ["YAML mapping"]),
     (BASE.replace("name: t", "name: a/b"), 1, ["name", "pattern"]),
-    ("name: t\ntasks:\n  - {name: x, env_id: Nope-v0}\nalgorithms: [sac]\nenv_steps: 10\n", 3,
-     ["tasks.0.env_id", "not a registered gymnasium env id"]),
+    (
+        "name: t\ntasks:\n  - {name: x, env_id: Nope-v0}\nalgorithms: [sac]\nenv_steps: 10\n",
+        3,
+        ["tasks.0.env_id", "not a registered gymnasium env id"],
+    ),
     ("name: t\ntasks:\n  - {name: x, env_id: Swimmer-v5}\nalgorithms: [sac]\n", 1, ["'paper' has no budget"]),
-    ("name: t\ntasks:\n  - {name: x, env_id: Swimmer-v5, termination: sometimes}\nalgorithms: [sac]\n", 3,
-     ["tasks.0.termination", "hopper"]),
+    (
+        "name: t\ntasks:\n  - {name: x, env_id: Swimmer-v5, termination: sometimes}\nalgorithms: [sac]\n",
+        3,
+        ["tasks.0.termination", "hopper"],
+    ),
     (BASE.replace("seeds: 2", "seeds: [1, 1]"), 4, ["seeds", "distinct"]),
 ]
 
@@ -123,8 +138,9 @@ def test_bad_suite_gives_one_line_with_file_line_key(tmp_path, text, line, fragm
 def test_cli_bad_suite_exits_2_without_traceback_or_files(tmp_path):
     path = _write(tmp_path, BASE.replace("seeds: 2", "seeds: two"))
     out = tmp_path / "results"
-    proc = subprocess.run([sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--out", str(out)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0
     assert f"{path}:4: seeds" in proc.stderr
@@ -133,10 +149,27 @@ def test_cli_bad_suite_exits_2_without_traceback_or_files(tmp_path):
 
 def test_cli_only_filter_and_bad_only(tmp_path):
     path = _write(tmp_path, BASE)
-    proc = subprocess.run([sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--dry-run",
-                           "--only", "task=hopper", "--only", "algorithm=sac"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mbrlbench.cli",
+            "run",
+            str(path),
+            "--dry-run",
+            "--only",
+            "task=hopper",
+            "--only",
+            "algorithm=sac",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "2 runs" in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--only", "colour=red"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--only", "colour=red"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "KEY one of task, algorithm, seed" in bad.stderr

@@ -15,7 +15,7 @@ def _collect(task_name: str):
     """Random actions, then a biased 'perturbed policy' (constant push plus noise) that falls faster."""
     env = get_task(task_name).make_env()
     rng = np.random.default_rng(0)
-    obs, _ = env.reset(seed=0)
+    _obs, _ = env.reset(seed=0)
     next_obs, terminated = [], []
     low, high = env.action_space.low, env.action_space.high
     bias = rng.uniform(low, high)
@@ -30,7 +30,6 @@ def _collect(task_name: str):
         if term or trunc:
             o, _ = env.reset()
             bias = rng.uniform(low, high)
-        obs = o
     return np.array(next_obs), np.array(terminated)
 
 

@@ -36,10 +36,26 @@ class Variant:
 
 
 ALGORITHMS: dict[str, AlgorithmEntry] = {
-    "mbpo": AlgorithmEntry("mbpo", mbpo.MBPO, mbpo.MBPOConfig, mbpo.PRESETS, mbpo.PAPER_ENV_STEPS,
-                           mbpo.deviations, mbpo.SOURCE, "Model-Based Policy Optimization (Janner et al. 2019)"),
-    "sac": AlgorithmEntry("sac", sac.SAC, sac.SACConfig, sac.PRESETS, sac.PAPER_ENV_STEPS, sac.deviations,
-                          sac.SOURCE, "Soft actor-critic, model-free baseline of the MBPO paper"),
+    "mbpo": AlgorithmEntry(
+        "mbpo",
+        mbpo.MBPO,
+        mbpo.MBPOConfig,
+        mbpo.PRESETS,
+        mbpo.PAPER_ENV_STEPS,
+        mbpo.deviations,
+        mbpo.SOURCE,
+        "Model-Based Policy Optimization (Janner et al. 2019)",
+    ),
+    "sac": AlgorithmEntry(
+        "sac",
+        sac.SAC,
+        sac.SACConfig,
+        sac.PRESETS,
+        sac.PAPER_ENV_STEPS,
+        sac.deviations,
+        sac.SOURCE,
+        "Soft actor-critic, model-free baseline of the MBPO paper",
+    ),
 }
 VARIANTS: dict[str, Variant] = {}
 

@@ -73,14 +73,30 @@ PRESETS: dict[str, dict[str, Any]] = {
     "halfcheetah": {"rollout_schedule": (20, 150, 1, 1), "target_entropy": -3.0, "n_train_repeat": 40},
     "ant": {"rollout_schedule": (20, 100, 1, 25), "target_entropy": -4.0},
     # 5cbe2fa has max length 20 (7ffb5e4 had 25).
-    "humanoid": {"rollout_schedule": (20, 300, 1, 20), "target_entropy": -2.0, "model_train_freq": 1000,
-                 "model_retain_epochs": 5, "model_hidden": 400},
+    "humanoid": {
+        "rollout_schedule": (20, 300, 1, 20),
+        "target_entropy": -2.0,
+        "model_train_freq": 1000,
+        "model_retain_epochs": 5,
+        "model_hidden": 400,
+    },
     # The per-env config says 500 initial steps; base.py merges 5000 over it. We keep 500 (a listed deviation).
-    "inverted_pendulum": {"epoch_length": 250, "n_train_repeat": 10, "rollout_schedule": (1, 15, 1, 1),
-                          "target_entropy": -0.05, "n_initial_exploration_steps": 500},
+    "inverted_pendulum": {
+        "epoch_length": 250,
+        "n_train_repeat": 10,
+        "rollout_schedule": (1, 15, 1, 1),
+        "target_entropy": -0.05,
+        "n_initial_exploration_steps": 500,
+    },
 }
-PAPER_ENV_STEPS = {"hopper": 125_000, "walker2d": 300_000, "halfcheetah": 400_000, "ant": 300_000,
-                   "humanoid": 300_000, "inverted_pendulum": 20_000}
+PAPER_ENV_STEPS = {
+    "hopper": 125_000,
+    "walker2d": 300_000,
+    "halfcheetah": 400_000,
+    "ant": 300_000,
+    "humanoid": 300_000,
+    "inverted_pendulum": 20_000,
+}
 
 
 def deviations(task: str, config: MBPOConfig) -> list[str]:
@@ -100,8 +116,13 @@ def deviations(task: str, config: MBPOConfig) -> list[str]:
 class MBPO(SACDriven):
     fidelity: ClassVar = "official-code"
     diagnostic_keys: ClassVar = (
-        "model/train_loss", "model/val_loss", "model/epochs", "model/fits",
-        "rollout/horizon", "rollout/survival", "rollout/model_buffer",
+        "model/train_loss",
+        "model/val_loss",
+        "model/epochs",
+        "model/fits",
+        "rollout/horizon",
+        "rollout/survival",
+        "rollout/model_buffer",
         *SACDriven.sac_diagnostic_keys,
     )
 
@@ -109,8 +130,13 @@ class MBPO(SACDriven):
         super().__init__(config, task, device, seed)
         self.config: MBPOConfig = config
         self.model = ProbabilisticEnsemble(
-            self.obs_dim, self.act_dim, members=config.ensemble_size, elites=config.num_elites,
-            hidden=config.model_hidden, layers=config.model_layers, weight_decays=config.weight_decays(),
+            self.obs_dim,
+            self.act_dim,
+            members=config.ensemble_size,
+            elites=config.num_elites,
+            hidden=config.model_hidden,
+            layers=config.model_layers,
+            weight_decays=config.weight_decays(),
             lr=config.model_lr,
         ).to(device)
         self.model_buffer = ReplayBuffer(self._model_buffer_size(1), self.obs_dim, self.act_dim, device)
@@ -144,21 +170,34 @@ class MBPO(SACDriven):
         fit = self.model.fit(
             torch.cat([data.obs, data.act], dim=-1),
             torch.cat([data.rew[:, None], data.next_obs - data.obs], dim=-1),
-            batch_size=c.model_batch_size, holdout_ratio=c.holdout_ratio, max_holdout=c.max_holdout,
-            patience=c.model_patience, max_epochs=c.model_max_epochs,
+            batch_size=c.model_batch_size,
+            holdout_ratio=c.holdout_ratio,
+            max_holdout=c.max_holdout,
+            patience=c.model_patience,
+            max_epochs=c.model_max_epochs,
         )
         horizon = rollout_length(c.rollout_schedule, epoch)
         self.model_buffer.resize(self._model_buffer_size(horizon))
         start = self.env_buffer.sample(c.rollout_batch_size).obs
         stats = branched_rollout(
-            self.model, lambda o: self.sac.act(o, deterministic=False), self.termination_fn,
-            start, horizon, self.model_buffer,
+            self.model,
+            lambda o: self.sac.act(o, deterministic=False),
+            self.termination_fn,
+            start,
+            horizon,
+            self.model_buffer,
         )
-        self.last.update({
-            "model/train_loss": fit.train_loss, "model/val_loss": fit.val_loss, "model/epochs": float(fit.epochs),
-            "model/fits": self.last["model/fits"] + 1, "rollout/horizon": stats["rollout/horizon"],
-            "rollout/survival": stats["rollout/survival"], "rollout/model_buffer": float(len(self.model_buffer)),
-        })
+        self.last.update(
+            {
+                "model/train_loss": fit.train_loss,
+                "model/val_loss": fit.val_loss,
+                "model/epochs": float(fit.epochs),
+                "model/fits": self.last["model/fits"] + 1,
+                "rollout/horizon": stats["rollout/horizon"],
+                "rollout/survival": stats["rollout/survival"],
+                "rollout/model_buffer": float(len(self.model_buffer)),
+            }
+        )
 
     def training_batch(self) -> Batch:
         """Official ``_training_batch``: ``int(batch * real_ratio)`` real rows, the rest from the model."""
@@ -170,9 +209,13 @@ class MBPO(SACDriven):
 
     # --------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "model": self.model.state_dict(),
-                "model_opt": self.model.optimizer.state_dict(), "model_buffer": self.model_buffer.state_dict(),
-                "last": dict(self.last)}
+        return {
+            **super().state_dict(),
+            "model": self.model.state_dict(),
+            "model_opt": self.model.optimizer.state_dict(),
+            "model_buffer": self.model_buffer.state_dict(),
+            "last": dict(self.last),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)

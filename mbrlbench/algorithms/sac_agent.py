@@ -52,8 +52,13 @@ class SACDriven(Algorithm):
         low, high = action_bounds(self.env.env)
         target_entropy = -float(self.act_dim) if config.target_entropy is None else config.target_entropy
         settings = SACSettings(
-            hidden=config.sac_hidden, layers=config.sac_layers, lr=config.sac_lr, gamma=config.gamma,
-            tau=config.tau, target_entropy=target_entropy, init_alpha=config.init_alpha,
+            hidden=config.sac_hidden,
+            layers=config.sac_layers,
+            lr=config.sac_lr,
+            gamma=config.gamma,
+            tau=config.tau,
+            target_entropy=target_entropy,
+            init_alpha=config.init_alpha,
             target_update_interval=config.target_update_interval,
         )
         self.sac = SAC(self.obs_dim, self.act_dim, low, high, settings, device)

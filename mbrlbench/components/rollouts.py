@@ -43,5 +43,8 @@ def branched_rollout(
         obs = next_obs[~done]
         if obs.shape[0] == 0:
             break
-    return {"rollout/horizon": float(horizon), "rollout/transitions": float(added),
-            "rollout/survival": obs.shape[0] / max(start_obs.shape[0], 1)}
+    return {
+        "rollout/horizon": float(horizon),
+        "rollout/transitions": float(added),
+        "rollout/survival": obs.shape[0] / max(start_obs.shape[0], 1),
+    }

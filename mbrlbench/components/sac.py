@@ -141,9 +141,14 @@ class SAC(nn.Module):
     DIAGNOSTIC_KEYS = ("sac/q_loss", "sac/policy_loss", "sac/alpha", "sac/entropy", "sac/q_mean", "sac/updates")
 
     def extra_state(self) -> dict:
-        return {"updates": self.updates, "diag_sum": self._diag_sum.cpu(), "diag_count": self._diag_count,
-                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
-                "alpha_opt": self.alpha_opt.state_dict()}
+        return {
+            "updates": self.updates,
+            "diag_sum": self._diag_sum.cpu(),
+            "diag_count": self._diag_count,
+            "actor_opt": self.actor_opt.state_dict(),
+            "critic_opt": self.critic_opt.state_dict(),
+            "alpha_opt": self.alpha_opt.state_dict(),
+        }
 
     def load_extra_state(self, state: dict) -> None:
         self.updates, self._diag_count = state["updates"], state["diag_count"]

@@ -28,7 +28,9 @@ def estimate_checkpoint_bytes(spec: RunSpec) -> int:
     model = 0
     if hasattr(cfg, "rollout_batch_size"):
         max_len = max(cfg.rollout_schedule[2:]) if hasattr(cfg, "rollout_schedule") else 1
-        model = int(cfg.model_retain_epochs * max_len * cfg.rollout_batch_size * cfg.epoch_length / cfg.model_train_freq)
+        model = int(
+            cfg.model_retain_epochs * max_len * cfg.rollout_batch_size * cfg.epoch_length / cfg.model_train_freq
+        )
     return (real + model) * row
 
 

@@ -66,8 +66,13 @@ def run_suite(
     console = console or Console(stderr=True)
     outcome = SuiteOutcome()
     stop = StopFlag()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+    )
     with stop_on_signals(stop), Progress(*columns, console=console, transient=False) as bar:
         suite_task = bar.add_task("suite", total=len(runs), info="")
         for spec in runs:
@@ -77,12 +82,23 @@ def run_suite(
             run_task = bar.add_task(_label(spec), total=spec.env_steps, info="")
 
             def show(p: RunProgress, task_id: int = run_task) -> None:
-                bar.update(task_id, completed=p.env_step,
-                           info=f"return {p.last_return:9.1f}  {p.steps_per_second:6.1f} steps/s")
+                bar.update(
+                    task_id,
+                    completed=p.env_step,
+                    info=f"return {p.last_return:9.1f}  {p.steps_per_second:6.1f} steps/s",
+                )
 
             try:
-                state = run_one(spec, out, device=device, restart=restart, keep_checkpoints=keep_checkpoints,
-                                threads=threads, stop=stop, progress=show)
+                state = run_one(
+                    spec,
+                    out,
+                    device=device,
+                    restart=restart,
+                    keep_checkpoints=keep_checkpoints,
+                    threads=threads,
+                    stop=stop,
+                    progress=show,
+                )
             except RunConflict as err:
                 console.print(f"[red]conflict[/red] {err}")
                 state = "conflict"

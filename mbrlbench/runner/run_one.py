@@ -130,8 +130,11 @@ def full_config(spec: RunSpec, device: torch.device) -> dict[str, Any]:
         "config_hash": config_hash(spec),
         "recorded": {  # not hashed: another machine or commit never blocks a resume
             "device": str(device),
-            "hardware": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None},
+            "hardware": {
+                "cpu": platform.processor() or platform.machine(),
+                "cpus": os.cpu_count(),
+                "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            },
             "versions": _versions(),
             "git_commit": _git_commit(),
             "created": now(),
@@ -209,8 +212,10 @@ def prepare_folder(spec: RunSpec, out: Path, restart: bool) -> tuple[Path, str]:
     if config_path.exists() and not restart:
         existing = yaml.safe_load(config_path.read_text()) or {}
         if existing.get("config_hash") != config_hash(spec):
-            raise RunConflict(f"{run_dir}: holds a run of another configuration "
-                              f"(hash {existing.get('config_hash')} != {config_hash(spec)}); use --restart to replace it")
+            raise RunConflict(
+                f"{run_dir}: holds a run of another configuration "
+                f"(hash {existing.get('config_hash')} != {config_hash(spec)}); use --restart to replace it"
+            )
         status = read_json(run_dir / "status.json") or {}
         if status.get("state") == "completed":
             return run_dir, "skip"
@@ -247,15 +252,25 @@ def run_one(  # noqa: C901 - the run's life in one readable function
 
     with _folder_lock(run_dir):
         status: dict[str, Any] = read_json(run_dir / "status.json") or {}
-        status.update({"state": "running", "env_step": status.get("env_step", 0), "env_steps": spec.env_steps,
-                       "started": status.get("started") or now(), "finished": None, "error": None,
-                       "host": socket.gethostname(), "pid": os.getpid(), "device": str(torch_device)})
+        status.update(
+            {
+                "state": "running",
+                "env_step": status.get("env_step", 0),
+                "env_steps": spec.env_steps,
+                "started": status.get("started") or now(),
+                "finished": None,
+                "error": None,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "device": str(torch_device),
+            }
+        )
 
         def write_status(**changes: Any) -> None:
             status.update(changes, heartbeat=now(), heartbeat_unix=time.time())
             write_json(run_dir / "status.json", status)
 
-        log_file = open(run_dir / "run.log", "a")  # noqa: SIM115 - closed in finally
+        log_file = open(run_dir / "run.log", "a")
 
         def log(message: str) -> None:
             log_file.write(f"{now()} {message}\n")
@@ -292,8 +307,15 @@ def run_one(  # noqa: C901 - the run's life in one readable function
 
                 def checkpoint() -> None:
                     nonlocal last_checkpoint
-                    save_checkpoint(checkpoint_path, {"algorithm": algo.state_dict(), "rows": rows,
-                                                      "wall_time_s": wall(), "seen_finite": sorted(seen_finite)})
+                    save_checkpoint(
+                        checkpoint_path,
+                        {
+                            "algorithm": algo.state_dict(),
+                            "rows": rows,
+                            "wall_time_s": wall(),
+                            "seen_finite": sorted(seen_finite),
+                        },
+                    )
                     last_checkpoint = time.time()
 
                 time_for_checkpoint = lambda: time.time() - last_checkpoint > 60 * spec.checkpoint_minutes  # noqa: E731
@@ -310,9 +332,15 @@ def run_one(  # noqa: C901 - the run's life in one readable function
                             return "interrupted"
                         continue
                     returns = evaluator(lambda o: algo.act(o, deterministic=True), rows)
-                    row = {"env_step": algo.env_steps, "eval_return_mean": float(returns.mean()),
-                           "eval_return_std": float(returns.std()), "eval_episodes": len(returns),
-                           "train_return": algo.pop_train_return(), "wall_time_s": round(wall(), 3), **diagnostics}
+                    row = {
+                        "env_step": algo.env_steps,
+                        "eval_return_mean": float(returns.mean()),
+                        "eval_return_std": float(returns.std()),
+                        "eval_episodes": len(returns),
+                        "train_return": algo.pop_train_return(),
+                        "wall_time_s": round(wall(), 3),
+                        **diagnostics,
+                    }
                     for key in algo.diagnostic_keys:
                         value = float(diagnostics.get(key, float("nan")))
                         if math.isfinite(value):
