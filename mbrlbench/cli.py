@@ -143,6 +143,41 @@ def validate(
     )
 
 
+@app.command()
+def report(
+    path: Annotated[Path, typer.Argument(help="A folder of run folders (any depth), e.g. results/quick.")],
+    out: Annotated[Path | None, typer.Option(help="Where to write (default: PATH/report).")] = None,
+    format: Annotated[str, typer.Option(help="Comma-separated outputs among png,pdf,md,tex,csv.")] = (
+        "png,pdf,md,tex,csv"
+    ),
+    steps: Annotated[str | None, typer.Option(help="Extra env steps for the returns table, e.g. 50000,100000.")] = None,
+    reference: Annotated[Path | None, typer.Option(help="Another paper_results.csv to compare against.")] = None,
+    delta: Annotated[float, typer.Option(help="Equivalence margin as a fraction of the paper's value.")] = 0.10,
+) -> None:
+    """Learning curves, returns against the papers with verdicts, claims, aggregates, wall-clock."""
+    from mbrlbench.report.build import FORMATS, NoRuns, build_report
+
+    formats = tuple(f.strip() for f in format.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise fail_input(f"--format {format!r}: allowed: {', '.join(FORMATS)}")
+    try:
+        step_list = [int(s.replace("_", "")) for s in steps.split(",")] if steps else []
+    except ValueError:
+        raise fail_input(f"--steps {steps!r}: expected comma-separated integers, e.g. 50000,100000") from None
+    if not path.is_dir():
+        raise fail_input(f"{path}: not a folder")
+    if reference is not None and not reference.is_file():
+        raise fail_input(f"--reference {reference}: no such file")
+    if not 0 < delta < 1:
+        raise fail_input(f"--delta {delta}: allowed: a fraction between 0 and 1")
+    try:
+        result = build_report(path, out, formats, step_list, reference, delta, console=err_console)
+    except NoRuns as err:
+        raise fail_input(str(err)) from None
+    err_console.print(f"report: {len(result.files)} files in {result.out} ({result.seconds:.1f} s)")
+
+
 @app.command("list")
 def list_() -> None:
     """Print the registered tasks and algorithms, one per line."""

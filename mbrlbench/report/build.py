@@ -1,0 +1,244 @@
+"""``mbrlbench report``: load -> statistics -> figures and tables -> index.md and a terminal summary."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from mbrlbench.report import plots, stats, tables
+from mbrlbench.report.load import load_runs
+from mbrlbench.report.references import REFERENCES, normalization, official_mbpo_curves, paper_results
+
+FORMATS = ("png", "pdf", "md", "tex", "csv")
+VERDICT_STYLE = {
+    "reproduced": "green",
+    "above": "green",
+    "below": "red",
+    "inconclusive": "yellow",
+    "supported": "green",
+    "contradicted": "red",
+}
+
+
+class NoRuns(Exception):
+    """PATH holds no readable run."""
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    returns: pd.DataFrame | None = None
+    seconds: float = 0.0
+
+
+def _protocol_text(delta: float) -> str:
+    return f"""\
+## Protocol
+
+- **Ours at step S** is each seed's evaluation at the largest `env_step` <= S (mean of the suite's
+  `eval.episodes` deterministic episodes). A run that stopped before S is `not reached` there.
+- **The papers' numbers** come from `mbrlbench/references/paper_results.csv` (source and confidence on every
+  row). The official MBPO curves are one deterministic episode per 1,000-step epoch per trial, across-trial
+  std, gym v2 envs on MuJoCo 1.50; they look smoother than a 10-episode evaluation. Digitized and recalled
+  numbers are drawn hollow and marked low confidence.
+- **Verdict (equivalence rule).** d = ours - paper; its 90% CI is Welch's interval when the paper's std and
+  seed count are known, else the t interval of our seeds shifted by the paper's mean. `reproduced` when the
+  whole CI lies within ±{delta:.0%} of the paper's value; `below` / `above` when it lies entirely below / above
+  that band; otherwise `inconclusive`, which is also the verdict with fewer than {stats.MIN_SEEDS_FOR_VERDICT}
+  seeds. `not comparable` when env or protocol differ (MB-MPO's rllab or third-party numbers), `no reference`
+  where no paper number exists. (A lenient rule, "the paper's mean lies inside our CI", is not used: it
+  rewards noisy, few-seed runs.)
+- **Bands** are 95% percentile-bootstrap CIs of the mean over seeds, drawn only with >= 3 seeds.
+- **Claims** compare two algorithms on a task at the largest step both reached: the probability that a
+  seed of the first beats a seed of the second, with a 95% bootstrap CI; `supported` when the CI lies above
+  0.5, `contradicted` when below, else `inconclusive`.
+- **Normalized score** = (return - uniform-random policy's return) / (reference - random); reference = the
+  MBPO paper's mean at the end of its official curve (inverted_pendulum: the maximum, 1000). Random returns:
+  `mbrlbench/references/random_returns.csv` (`python -m mbrlbench.report.random_returns`). Scores are taken
+  at each task's largest step that every run reached. IQM and mean use a bootstrap stratified by task.
+"""
+
+
+def build_report(
+    path: Path,
+    out: Path | None = None,
+    formats: tuple[str, ...] = FORMATS,
+    steps: list[int] | None = None,
+    reference: Path | None = None,
+    delta: float = 0.10,
+    console: Console | None = None,
+) -> ReportResult:
+    start = time.time()
+    console = console or Console(stderr=True)
+    path = Path(path)
+    loaded = load_runs(path)
+    for warning in loaded.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    own = loaded.curves[~loaded.curves["reference"].astype(bool)] if len(loaded.curves) else loaded.curves
+    own_runs = loaded.runs[~loaded.runs["reference"].astype(bool)]
+    if own.empty:
+        raise NoRuns(f"{path}: no readable run (no progress.csv with rows under it)")
+    ref_curves = loaded.curves[loaded.curves["reference"].astype(bool)] if len(loaded.curves) else None
+    repo_reference = Path("results/reference")
+    if (
+        (ref_curves is None or ref_curves.empty)
+        and repo_reference.exists()
+        and path.resolve() != repo_reference.resolve()
+    ):
+        ref_curves = load_runs(repo_reference).curves
+    out = Path(out) if out else path / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    result = ReportResult(out=out, warnings=list(loaded.warnings))
+    papers = paper_results(reference)
+    fmt = list(formats)
+
+    result.files += plots.learning_curves(
+        own,
+        papers,
+        official_mbpo_curves(),
+        out / "curves",
+        fmt,
+        ref_curves if ref_curves is not None and len(ref_curves) else None,
+    )
+    result.files += plots.wallclock(own, out / "wallclock", fmt)
+    returns = tables.returns_table(own, own_runs, papers, steps or [], delta)
+    claims = tables.claims_table(own)
+    scores = tables.normalized_scores(own)
+    aggregate = tables.aggregate_table(scores) if len(scores) else pd.DataFrame()
+    if len(aggregate):
+        result.files += plots.aggregates(aggregate, out / "aggregate", fmt)
+        result.files += plots.performance_profiles(scores, out / "profiles", fmt)
+    result.returns = returns
+
+    if "csv" in fmt:
+        for name, df in (("returns", returns), ("claims", claims), ("aggregate", aggregate), ("scores", scores)):
+            if len(df):
+                df.to_csv(out / f"{name}.csv", index=False)
+                result.files.append(out / f"{name}.csv")
+    if "tex" in fmt:
+        result.files.append(tables.write(out / "returns.tex", tables.returns_latex(returns)))
+    if "md" in fmt:
+        result.files.append(tables.write(out / "returns.md", tables.returns_markdown(returns)))
+        result.files.append(tables.write(out / "claims.md", tables.claims_markdown(claims)))
+        if len(aggregate):
+            result.files.append(tables.write(out / "aggregate.md", tables.aggregate_markdown(aggregate)))
+        result.files.append(_index(out, path, loaded, own_runs, returns, claims, aggregate, scores, delta, result))
+    result.seconds = time.time() - start
+    _summary(console, returns, claims)
+    return result
+
+
+def _index(
+    out: Path,
+    path: Path,
+    loaded,
+    runs: pd.DataFrame,
+    returns: pd.DataFrame,
+    claims: pd.DataFrame,
+    aggregate: pd.DataFrame,
+    scores: pd.DataFrame,
+    delta: float,
+    result: ReportResult,
+) -> Path:
+    states = runs["state"].value_counts().to_dict()
+    versions = {}
+    for config in loaded.configs.values():
+        versions.update(config.get("recorded", {}).get("versions", {}))
+    report_versions = {p: metadata.version(p) for p in ("pandas", "scipy", "matplotlib")}
+    lines = [
+        f"# mbrlbench report: `{path}`",
+        "",
+        f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in states.items())}) of "
+        f"{runs['suite'].nunique()} suite(s): {', '.join(sorted(runs['suite'].unique()))}. "
+        f"Tasks: {', '.join(sorted(runs['task'].unique()))}. "
+        f"Algorithms: {', '.join(sorted(runs['algorithm'].unique()))}.",
+        "",
+    ]
+    lines += [
+        "## Runs",
+        "",
+        "| task | algorithm | seed | state | env step / budget | last return | fidelity |",
+        "|---|---|---:|---|---|---:|---|",
+    ]
+    for r in runs.sort_values(["task", "algorithm", "seed"]).itertuples():
+        budget = f"{int(r.budget):,}" if pd.notna(r.budget) else "?"
+        lines.append(
+            f"| {r.task} | {r.algorithm} | {r.seed} | {r.state} | {r.last_step:,} / {budget} | "
+            f"{r.last_return:,.1f} | {r.fidelity} |"
+        )
+    figures = [
+        ("Learning curves", "curves"),
+        ("Return against wall-clock time", "wallclock"),
+        ("Aggregate normalized scores", "aggregate"),
+        ("Performance profiles", "profiles"),
+    ]
+    lines += ["", "## Figures", ""]
+    for title, stem in figures:
+        if (out / f"{stem}.png").exists():
+            pdf = f" ([pdf]({stem}.pdf))" if (out / f"{stem}.pdf").exists() else ""
+            lines += [f"### {title}{pdf}", "", f"![{title}]({stem}.png)", ""]
+    lines += [
+        "## Returns at the papers' step counts",
+        "",
+        "Files: [returns.md](returns.md), [returns.csv](returns.csv), [returns.tex](returns.tex).",
+        "",
+        tables.returns_markdown(returns),
+    ]
+    lines += ["## The papers' claims, tested on these runs", "", tables.claims_markdown(claims)]
+    if len(aggregate):
+        norms = [
+            f"{t}: 0 = {normalization(t)[0]:,.1f}, 1 = {normalization(t)[1]:,.1f} ({normalization(t)[2]})"
+            for t in sorted(scores["task"].unique())
+        ]
+        lines += [
+            "## Aggregate metrics",
+            "",
+            tables.aggregate_markdown(aggregate),
+            "Normalization: " + "; ".join(norms) + ".",
+            "",
+        ]
+    else:
+        lines += ["## Aggregate metrics", "", "No task here has a normalization (random and paper reference).", ""]
+    lines += [
+        _protocol_text(delta),
+        "## Versions",
+        "",
+        "Runs: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".",
+        "Report: " + ", ".join(f"{k} {v}" for k, v in report_versions.items()) + f". References: `{REFERENCES}`.",
+        "",
+    ]
+    if result.warnings:
+        lines += ["## Warnings", "", *[f"- {w}" for w in result.warnings], ""]
+    return tables.write(out / "index.md", "\n".join(lines))
+
+
+def _summary(console: Console, returns: pd.DataFrame, claims: pd.DataFrame) -> None:
+    table = Table(title="returns against the papers")
+    for col in ("task", "algorithm", "env step", "ours", "seeds", "paper", "verdict"):
+        table.add_column(col, justify="right" if col in ("env step", "seeds") else "left")
+    for r in returns.itertuples():
+        style = VERDICT_STYLE.get(r.verdict, "")
+        table.add_row(
+            r.task,
+            r.algorithm,
+            f"{r.env_step:,}",
+            f"{tables._fmt(r.ours_mean)} ± {tables._fmt(r.ours_std)}",
+            str(r.seeds),
+            tables._fmt(r.paper_mean),
+            f"[{style}]{r.verdict}[/{style}]" if style else r.verdict,
+        )
+    console.print(table)
+    ran = claims[claims["verdict"] != "not run"]
+    for r in ran.itertuples():
+        console.print(
+            f"claim ({r.paper}) {r.claim} on {r.task}: P(ours > baseline) = {tables._fmt(r.poi, 2)} -> {r.verdict}",
+            highlight=False,
+        )

@@ -1,0 +1,120 @@
+"""Finds every run under a folder (any depth) and builds one tidy table; bad files become warnings."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from mbrlbench.runner.files import REQUIRED_COLUMNS
+
+RUN_COLUMNS = ("suite", "task", "algorithm", "base_algorithm", "seed", "state", "fidelity", "reference", "run_dir")
+
+
+@dataclass
+class Loaded:
+    curves: pd.DataFrame  # one row per (run, evaluation): RUN_COLUMNS + the CSV's columns
+    runs: pd.DataFrame  # one row per run: RUN_COLUMNS + last env_step, last return, budget
+    warnings: list[str] = field(default_factory=list)
+    configs: dict[str, dict] = field(default_factory=dict)  # run_dir -> config.yaml
+
+
+def _run_meta(run_dir: Path, root: Path) -> dict:
+    """Identity of a run from its config.yaml, else from the folder names <suite>/<task>/<algo>/seed<k>."""
+    config = {}
+    config_path = run_dir / "config.yaml"
+    if config_path.exists():
+        try:
+            config = yaml.safe_load(config_path.read_text()) or {}
+        except yaml.YAMLError:
+            config = {}
+    parts = run_dir.parts
+    status = {}
+    try:
+        status = json.loads((run_dir / "status.json").read_text())
+    except (OSError, ValueError):
+        pass
+    seed_name = parts[-1]
+    rel = run_dir.relative_to(root).parts if run_dir.is_relative_to(root) else parts
+    return {
+        "suite": config.get("suite", parts[-4] if len(parts) >= 4 else ""),
+        "task": config.get("task", {}).get("name", parts[-3] if len(parts) >= 3 else ""),
+        "algorithm": config.get("variant", parts[-2] if len(parts) >= 2 else ""),
+        "base_algorithm": config.get("algorithm", config.get("variant", parts[-2] if len(parts) >= 2 else "")),
+        "seed": int(config.get("seed", seed_name.removeprefix("seed") if seed_name.startswith("seed") else -1)),
+        "state": status.get("state", "unknown"),
+        "fidelity": config.get("fidelity", "unknown"),
+        "reference": "reference" in rel[:-1] or "reference" in root.parts[-1:],
+        "run_dir": str(run_dir),
+        "budget": config.get("env_steps"),
+        "_config": config,
+    }
+
+
+def _whole_rows(text: str) -> tuple[str, int]:
+    """Keep the header and the rows with the header's field count; a last line without its newline is a
+    torn write and goes too."""
+    lines = text.split("\n")
+    torn = 1 if lines and lines[-1] != "" else 0
+    lines = lines[:-1] if lines else lines
+    if not lines:
+        return "", torn
+    width = lines[0].count(",")
+    kept = [lines[0]] + [line for line in lines[1:] if line.count(",") == width]
+    return "\n".join(kept) + "\n", torn + (len(lines) - len(kept))
+
+
+def load_runs(root: Path) -> Loaded:
+    root = Path(root)
+    warnings: list[str] = []
+    frames, run_rows, configs = [], [], {}
+    for csv_path in sorted(root.rglob("progress.csv")):
+        run_dir = csv_path.parent
+        try:
+            meta = _run_meta(run_dir, root)
+        except (ValueError, TypeError) as err:
+            warnings.append(f"{run_dir}: unreadable run metadata ({err}); skipped")
+            continue
+        config = meta.pop("_config")
+        try:
+            text, dropped = _whole_rows(csv_path.read_text())
+            df = pd.read_csv(io.StringIO(text))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
+            warnings.append(f"{csv_path}: unreadable CSV ({type(err).__name__}); skipped")
+            continue
+        if dropped:
+            warnings.append(f"{csv_path}: {dropped} malformed rows (torn or wrong field count) dropped")
+        missing = [c for c in ("env_step", "eval_return_mean") if c not in df.columns]
+        if missing:
+            warnings.append(f"{csv_path}: missing columns {', '.join(missing)}; skipped")
+            continue
+        for column in REQUIRED_COLUMNS:
+            if column not in df.columns:
+                df[column] = float("nan")
+        numeric = df.apply(pd.to_numeric, errors="coerce")
+        bad = numeric["env_step"].isna() | numeric["eval_return_mean"].isna() & df["eval_return_mean"].notna()
+        if bad.any():
+            warnings.append(f"{csv_path}: {int(bad.sum())} malformed rows (torn or non-numeric) dropped")
+            numeric = numeric[~bad]
+        budget = meta.pop("budget")
+        for key, value in meta.items():
+            numeric[key] = value
+        frames.append(numeric)
+        last = numeric.iloc[-1] if len(numeric) else None
+        run_rows.append(
+            {
+                **meta,
+                "budget": budget,
+                "last_step": int(last["env_step"]) if last is not None else 0,
+                "last_return": float(last["eval_return_mean"]) if last is not None else float("nan"),
+                "wall_time_s": float(last["wall_time_s"]) if last is not None else float("nan"),
+            }
+        )
+        configs[str(run_dir)] = config
+    curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*RUN_COLUMNS, "env_step"])
+    runs = pd.DataFrame(run_rows, columns=[*RUN_COLUMNS, "budget", "last_step", "last_return", "wall_time_s"])
+    return Loaded(curves=curves, runs=runs, warnings=warnings, configs=configs)

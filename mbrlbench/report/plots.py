@@ -1,0 +1,224 @@
+"""Figures: learning curves with the papers overlaid, return against wall-clock, aggregates, profiles.
+
+Every figure uses the same color per algorithm (``color_of``), thousands separators and a legend set
+below the panels, clear of the data.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter
+
+from mbrlbench.report import stats
+
+KNOWN_ORDER = ["mbpo", "sac", "tom", "tom_uniform", "mnm", "mbmpo", "me_trpo", "trpo", "ppo", "mg", "mg_mle"]
+_PALETTE = sns.color_palette("colorblind", 10) + sns.color_palette("dark", 10)
+THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.0f}")
+
+
+def color_of(algorithm: str, all_algorithms: list[str] | None = None) -> tuple[float, float, float]:
+    """Known algorithms keep one color in every figure and report; others follow in sorted order."""
+    if algorithm in KNOWN_ORDER:
+        return _PALETTE[KNOWN_ORDER.index(algorithm)]
+    extras = sorted(a for a in (all_algorithms or [algorithm]) if a not in KNOWN_ORDER)
+    return _PALETTE[(len(KNOWN_ORDER) + extras.index(algorithm)) % len(_PALETTE)]
+
+
+def _grid(n: int) -> tuple[plt.Figure, list[plt.Axes]]:
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows + 0.7), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _legend(fig: plt.Figure, axes: list[plt.Axes]) -> None:
+    handles, labels = {}, {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles[lab], labels[lab] = h, lab
+    if handles:
+        fig.legend(
+            handles.values(),
+            handles.keys(),
+            loc="lower center",
+            ncol=min(len(handles), 4),
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.0),
+        )
+    fig.tight_layout(rect=(0, 0.06 + 0.03 * math.ceil(len(handles) / 4), 1, 1))
+
+
+def _seed_matrix(df: pd.DataFrame, x: str = "env_step") -> tuple[np.ndarray, np.ndarray, int]:
+    pivot = df.pivot_table(index="run_dir", columns=x, values="eval_return_mean", aggfunc="last")
+    return pivot.columns.to_numpy(dtype=float), pivot.to_numpy(dtype=float), pivot.shape[0]
+
+
+def draw_mean_band(ax: plt.Axes, df: pd.DataFrame, label: str, color, dashed: bool = False) -> None:
+    """Mean over seeds, and a 95% percentile-bootstrap band where >= 3 seeds have a value."""
+    steps, matrix, _ = _seed_matrix(df)
+    counts = np.sum(~np.isnan(matrix), axis=0)
+    mean = np.nanmean(np.where(np.isnan(matrix), np.nan, matrix), axis=0)
+    low, high = np.full(len(steps), np.nan), np.full(len(steps), np.nan)
+    full = counts == matrix.shape[0]
+    if full.any():
+        low[full], high[full] = stats.mean_band(matrix[:, full])
+    for j in np.flatnonzero(~full & (counts >= stats.MIN_SEEDS_FOR_BAND)):
+        col = matrix[:, j]
+        low[j], high[j] = stats.mean_band(col[~np.isnan(col)][:, None])
+    style = "--" if dashed else "-"
+    n_seeds = matrix.shape[0]
+    ax.plot(steps, mean, style, color=color, lw=1.8, label=f"{label} ({n_seeds} seed{'s' * (n_seeds != 1)})")
+    if np.isfinite(low).any():
+        ax.fill_between(steps, low, high, color=color, alpha=0.18 if not dashed else 0.08, lw=0)
+
+
+def learning_curves(
+    curves: pd.DataFrame,
+    papers: pd.DataFrame,
+    official: pd.DataFrame,
+    path_stem: Path,
+    formats: list[str],
+    reference_curves: pd.DataFrame | None = None,
+) -> list[Path]:
+    tasks = sorted(curves["task"].unique())
+    algorithms = sorted(curves["algorithm"].unique(), key=lambda a: (a not in KNOWN_ORDER, a))
+    fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        here = curves[curves["task"] == task]
+        xmax = here["env_step"].max()
+        for algo in algorithms:
+            sub = here[here["algorithm"] == algo]
+            if sub.empty:
+                continue
+            color = color_of(algo, algorithms)
+            if algo == "mbpo":
+                off = official[(official["task"] == task) & (official["env_steps"] <= xmax * 1.05)]
+                if not off.empty:
+                    ax.fill_between(
+                        off["env_steps"],
+                        off["return_mean"] - off["return_std"],
+                        off["return_mean"] + off["return_std"],
+                        color="0.6",
+                        alpha=0.25,
+                        lw=0,
+                        label="MBPO paper (official curve, mean ± std)",
+                    )
+            if reference_curves is not None:
+                ref = reference_curves[(reference_curves["task"] == task) & (reference_curves["algorithm"] == algo)]
+                if not ref.empty:
+                    draw_mean_band(ax, ref, f"{algo} (mbrlbench reference)", color, dashed=True)
+            draw_mean_band(ax, sub, algo, color)
+            pts = papers[
+                (papers["task"] == task) & (papers["algorithm"] == algo) & (papers["env_steps"] <= xmax * 1.05)
+            ]
+            for low_conf, marker in ((False, "o"), (True, "D")):
+                sel = pts[(pts["confidence"].isin(["low", "recalled"])) == low_conf]
+                if sel.empty:
+                    continue
+                ax.errorbar(
+                    sel["env_steps"],
+                    sel["return_mean"],
+                    yerr=sel["return_std"].fillna(0),
+                    fmt=marker,
+                    color=color,
+                    mfc="white" if low_conf else color,
+                    ms=5,
+                    capsize=2,
+                    lw=1,
+                    zorder=5,
+                    label="paper number" + (" (low confidence)" if low_conf else ""),
+                )
+        ax.set_title(task)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("evaluation return")
+        ax.xaxis.set_major_formatter(THOUSANDS)
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    return _save(fig, path_stem, formats)
+
+
+def wallclock(curves: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
+    """Return against wall-clock hours: each seed a thin line, the algorithm's color."""
+    tasks = sorted(curves["task"].unique())
+    algorithms = sorted(curves["algorithm"].unique())
+    fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        here = curves[curves["task"] == task]
+        for algo in algorithms:
+            for i, (_, run) in enumerate(here[here["algorithm"] == algo].groupby("run_dir")):
+                ax.plot(
+                    run["wall_time_s"] / 3600,
+                    run["eval_return_mean"],
+                    color=color_of(algo, algorithms),
+                    lw=1.2,
+                    alpha=0.8,
+                    label=algo if i == 0 else None,
+                )
+        ax.set_title(task)
+        ax.set_xlabel("wall-clock hours")
+        ax.set_ylabel("evaluation return")
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    return _save(fig, path_stem, formats)
+
+
+def aggregates(table: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
+    """IQM and mean of normalized scores with their stratified bootstrap CIs, one row per algorithm."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 0.6 * len(table) + 1.6), squeeze=False)
+    algorithms = list(table["algorithm"])
+    for ax, metric in zip(axes[0], ("iqm", "mean"), strict=True):
+        for i, row in table.reset_index(drop=True).iterrows():
+            color = color_of(row["algorithm"], algorithms)
+            lo, hi = row[f"{metric}_low"], row[f"{metric}_high"]
+            if np.isfinite(lo):
+                ax.plot([lo, hi], [i, i], color=color, lw=6, alpha=0.4, solid_capstyle="butt")
+            ax.plot([row[metric]], [i], "|", color=color, ms=14, mew=2)
+        ax.set_yticks(range(len(table)), algorithms)
+        ax.set_title({"iqm": "IQM", "mean": "mean"}[metric] + " of normalized score")
+        ax.set_xlabel("normalized score (0 = random policy, 1 = MBPO paper)")
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path_stem, formats)
+
+
+def performance_profiles(scores: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
+    """Fraction of runs whose normalized score exceeds tau, per algorithm."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    algorithms = sorted(scores["algorithm"].unique())
+    upper = max(1.2, float(np.nanmax(scores["score"])) if len(scores) else 1.2)
+    taus = np.linspace(min(0.0, float(np.nanmin(scores["score"])) if len(scores) else 0.0), upper, 200)
+    for algo in algorithms:
+        values = scores.loc[scores["algorithm"] == algo, "score"].to_numpy()
+        ax.plot(taus, [(values > t).mean() for t in taus], color=color_of(algo, algorithms), lw=1.8, label=algo)
+    ax.set_xlabel("normalized score τ")
+    ax.set_ylabel("fraction of runs with score > τ")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return _save(fig, path_stem, formats)
+
+
+def _save(fig: plt.Figure, path_stem: Path, formats: list[str]) -> list[Path]:
+    written = []
+    for fmt in formats:
+        if fmt in ("png", "pdf"):
+            path = path_stem.with_suffix(f".{fmt}")
+            fig.savefig(path, dpi=150 if fmt == "png" else None)
+            written.append(path)
+    plt.close(fig)
+    return written

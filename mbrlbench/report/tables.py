@@ -1,0 +1,271 @@
+"""Tables: returns at the papers' step counts with verdicts, the papers' claims, aggregate metrics; and
+writers for Markdown, CSV and LaTeX (booktabs)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mbrlbench.report import stats
+from mbrlbench.report.references import normalization
+
+# (paper, claim, ours, baseline): each tested inside one suite when both sides ran (shared/algorithms.md).
+CLAIMS = [
+    ("MBPO", "MBPO learns faster than model-free SAC", "mbpo", "sac"),
+    ("TOM", "TOM's policy-aware weights beat the same model trained uniformly", "tom", "tom_uniform"),
+    ("MnM", "MnM is competitive with MBPO", "mnm", "mbpo"),
+    ("MG", "MG beats the same policy-gradient backbone with an MLE model", "mg", "mg_mle"),
+    ("MB-MPO", "MB-MPO is more sample-efficient than model-free TRPO", "mbmpo", "trpo"),
+    ("MB-MPO", "MB-MPO is more sample-efficient than model-free PPO", "mbmpo", "ppo"),
+]
+
+
+def _fmt(x: float, digits: int = 0) -> str:
+    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.{digits}f}"
+
+
+def returns_table(
+    curves: pd.DataFrame, runs: pd.DataFrame, papers: pd.DataFrame, extra_steps: list[int], delta: float
+) -> pd.DataFrame:
+    rows = []
+    for (task, algo), group in runs.groupby(["task", "algorithm"], sort=True):
+        sub = curves[(curves["task"] == task) & (curves["algorithm"] == algo)]
+        paper_rows = papers[(papers["task"] == task) & (papers["algorithm"] == algo)]
+        final = int(group["last_step"].min())
+        steps = sorted({*paper_rows["env_steps"].astype(int), *extra_steps, final})  # final: where runs ended
+        for step in steps:
+            at = stats.values_at_step(sub, step)
+            values = at["value"].dropna().to_numpy()
+            reached = bool(len(at)) and bool(at["reached"].all())
+            ref = paper_rows[paper_rows["env_steps"] == step]
+            ref_row = ref.iloc[0] if len(ref) else None
+            paper_std = (
+                float(ref_row["return_std"]) if ref_row is not None and pd.notna(ref_row["return_std"]) else None
+            )
+            paper_n = int(ref_row["n_seeds_int"]) if ref_row is not None and pd.notna(ref_row["n_seeds_int"]) else None
+            v = stats.verdict(
+                values,
+                reached,
+                float(ref_row["return_mean"]) if ref_row is not None else None,
+                paper_std,
+                paper_n,
+                bool(ref_row["comparable"]) if ref_row is not None else True,
+                delta,
+            )
+            ci_low, ci_high = stats.mean_ci(values, 0.95) if reached else (math.nan, math.nan)
+            rows.append(
+                {
+                    "task": task,
+                    "algorithm": algo,
+                    "fidelity": group["fidelity"].iloc[0],
+                    "env_step": step,
+                    "seeds": len(values) if reached else int(at["reached"].sum()),
+                    "ours_mean": float(values.mean()) if reached and len(values) else math.nan,
+                    "ours_std": float(values.std(ddof=1)) if reached and len(values) > 1 else math.nan,
+                    "ours_ci95_low": ci_low,
+                    "ours_ci95_high": ci_high,
+                    "paper_mean": float(ref_row["return_mean"]) if ref_row is not None else math.nan,
+                    "paper_std": paper_std if paper_std is not None else math.nan,
+                    "paper_seeds": paper_n if paper_n is not None else math.nan,
+                    "paper_source": ref_row["source"] if ref_row is not None else "",
+                    "paper_confidence": ref_row["confidence"] if ref_row is not None else "",
+                    "diff_ci90_low": v.diff_low,
+                    "diff_ci90_high": v.diff_high,
+                    "verdict": v.label,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _common_step(curves: pd.DataFrame, task: str, algorithms: list[str]) -> int | None:
+    """The largest env step every run of these algorithms on this task reached."""
+    sub = curves[(curves["task"] == task) & (curves["algorithm"].isin(algorithms))]
+    if sub.empty:
+        return None
+    return int(sub.groupby("run_dir")["env_step"].max().min())
+
+
+def claims_table(curves: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for paper, claim, ours, baseline in CLAIMS:
+        tasks = sorted(
+            set(curves.loc[curves["algorithm"] == ours, "task"])
+            & set(curves.loc[curves["algorithm"] == baseline, "task"])
+        )
+        if not tasks:
+            rows.append(
+                {
+                    "paper": paper,
+                    "claim": claim,
+                    "ours": ours,
+                    "baseline": baseline,
+                    "task": "–",
+                    "env_step": math.nan,
+                    "seeds": "",
+                    "poi": math.nan,
+                    "poi_low": math.nan,
+                    "poi_high": math.nan,
+                    "verdict": "not run",
+                }
+            )
+            continue
+        for task in tasks:
+            step = _common_step(curves, task, [ours, baseline])
+            a = stats.values_at_step(curves[(curves["task"] == task) & (curves["algorithm"] == ours)], step)
+            b = stats.values_at_step(curves[(curves["task"] == task) & (curves["algorithm"] == baseline)], step)
+            a_vals, b_vals = a["value"].dropna().to_numpy(), b["value"].dropna().to_numpy()
+            point, low, high = stats.poi_with_ci(a_vals, b_vals)
+            if not math.isfinite(low):
+                label = "inconclusive"
+            elif low > 0.5:
+                label = "supported"
+            elif high < 0.5:
+                label = "contradicted"
+            else:
+                label = "inconclusive"
+            rows.append(
+                {
+                    "paper": paper,
+                    "claim": claim,
+                    "ours": ours,
+                    "baseline": baseline,
+                    "task": task,
+                    "env_step": step,
+                    "seeds": f"{len(a_vals)} vs {len(b_vals)}",
+                    "poi": point,
+                    "poi_low": low,
+                    "poi_high": high,
+                    "verdict": label,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def normalized_scores(curves: pd.DataFrame) -> pd.DataFrame:
+    """Each run's score at its task's common step (the largest step every run of that task reached)."""
+    rows = []
+    for task in sorted(curves["task"].unique()):
+        norm = normalization(task)
+        if norm is None:
+            continue
+        zero, one, _ = norm
+        step = _common_step(curves, task, list(curves["algorithm"].unique()))
+        at = stats.values_at_step(curves[curves["task"] == task], step)
+        for _, r in at.dropna(subset=["value"]).iterrows():
+            rows.append(
+                {
+                    "task": task,
+                    "algorithm": r["algorithm"],
+                    "seed": r["seed"],
+                    "env_step": step,
+                    "return": r["value"],
+                    "score": (r["value"] - zero) / (one - zero),
+                }
+            )
+    return pd.DataFrame(rows, columns=["task", "algorithm", "seed", "env_step", "return", "score"])
+
+
+def aggregate_table(scores: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for algo, sub in scores.groupby("algorithm", sort=True):
+        groups = [g["score"].to_numpy() for _, g in sub.groupby("task")]
+        iqm, iqm_low, iqm_high = stats.stratified_ci(groups, stats.iqm)
+        mean, mean_low, mean_high = stats.stratified_ci(groups, lambda x: float(np.mean(x)))
+        rows.append(
+            {
+                "algorithm": algo,
+                "tasks": sub["task"].nunique(),
+                "runs": len(sub),
+                "iqm": iqm,
+                "iqm_low": iqm_low,
+                "iqm_high": iqm_high,
+                "mean": mean,
+                "mean_low": mean_low,
+                "mean_high": mean_high,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------- writers
+def returns_markdown(df: pd.DataFrame) -> str:
+    lines = [
+        "| task | algorithm | fidelity | env step | ours: mean ± std (95% CI) | seeds | paper | "
+        "source (confidence) | 90% CI of ours − paper | verdict |",
+        "|---|---|---|---:|---|---:|---|---|---|---|",
+    ]
+    for r in df.itertuples():
+        ours = f"{_fmt(r.ours_mean)} ± {_fmt(r.ours_std)} ({_fmt(r.ours_ci95_low)} to {_fmt(r.ours_ci95_high)})"
+        paper = f"{_fmt(r.paper_mean)} ± {_fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
+        src = f"{r.paper_source} ({r.paper_confidence})" if r.paper_source else "–"
+        diff = f"{_fmt(r.diff_ci90_low)} to {_fmt(r.diff_ci90_high)}" if math.isfinite(r.diff_ci90_low) else "–"
+        lines.append(
+            f"| {r.task} | {r.algorithm} | {r.fidelity} | {r.env_step:,} | {ours} | {r.seeds} | {paper} "
+            f"| {src} | {diff} | **{r.verdict}** |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def claims_markdown(df: pd.DataFrame) -> str:
+    lines = [
+        "| paper | claim | test | task | env step | seeds | P(ours > baseline) (95% CI) | verdict |",
+        "|---|---|---|---|---:|---|---|---|",
+    ]
+    for r in df.itertuples():
+        poi = f"{_fmt(r.poi, 2)} ({_fmt(r.poi_low, 2)} to {_fmt(r.poi_high, 2)})" if math.isfinite(r.poi) else "–"
+        step = f"{int(r.env_step):,}" if math.isfinite(r.env_step) else "–"
+        lines.append(
+            f"| {r.paper} | {r.claim} | `{r.ours}` vs `{r.baseline}` | {r.task} | {step} | {r.seeds} "
+            f"| {poi} | **{r.verdict}** |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def aggregate_markdown(df: pd.DataFrame) -> str:
+    lines = ["| algorithm | tasks | runs | IQM (95% CI) | mean (95% CI) |", "|---|---:|---:|---|---|"]
+    for r in df.itertuples():
+        lines.append(
+            f"| {r.algorithm} | {r.tasks} | {r.runs} | {_fmt(r.iqm, 2)} ({_fmt(r.iqm_low, 2)} to "
+            f"{_fmt(r.iqm_high, 2)}) | {_fmt(r.mean, 2)} ({_fmt(r.mean_low, 2)} to {_fmt(r.mean_high, 2)}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _tex_escape(text: str) -> str:
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("±", r"$\pm$"),
+        ("–", "--"),
+        ("−", "-"),
+    ):
+        text = text.replace(a, b)
+    return text
+
+
+def returns_latex(df: pd.DataFrame) -> str:
+    """A booktabs table (needs \\usepackage{booktabs})."""
+    out = [
+        r"\begin{tabular}{llrrlll}",
+        r"\toprule",
+        r"Task & Algorithm & Env steps & Seeds & Ours (mean $\pm$ std) & Paper & Verdict \\",
+        r"\midrule",
+    ]
+    for r in df.itertuples():
+        ours = f"{_fmt(r.ours_mean)} ± {_fmt(r.ours_std)}"
+        paper = f"{_fmt(r.paper_mean)} ± {_fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
+        cells = [r.task, r.algorithm, f"{r.env_step:,}", str(r.seeds), ours, paper, r.verdict]
+        out.append(" & ".join(_tex_escape(str(c)) for c in cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(out) + "\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -1,0 +1,248 @@
+"""The report on synthetic run folders with known statistics: verdict rule, CIs, loading of bad files,
+figures rendered as images of the expected size, and the CLI's handling of bad input."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mbrlbench.report import stats
+from mbrlbench.report.build import build_report
+from mbrlbench.report.load import load_runs
+from mbrlbench.runner.files import REQUIRED_COLUMNS
+
+
+def make_run(
+    root: Path,
+    task: str,
+    algo: str,
+    seed: int,
+    steps,
+    returns,
+    state="completed",
+    suite="syn",
+    fidelity="official-code",
+    extra=None,
+) -> Path:
+    run_dir = root / suite / task / algo / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    df = pd.DataFrame(
+        {
+            "env_step": steps,
+            "eval_return_mean": returns,
+            "eval_return_std": 0.0,
+            "eval_episodes": 10,
+            "train_return": np.nan,
+            "wall_time_s": np.arange(1, len(steps) + 1) * 60.0,
+            **(extra or {}),
+        }
+    )
+    df.to_csv(run_dir / "progress.csv", index=False)
+    config = {
+        "suite": suite,
+        "task": {"name": task},
+        "algorithm": algo,
+        "variant": algo,
+        "seed": seed,
+        "env_steps": int(max(steps)),
+        "fidelity": fidelity,
+    }
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    (run_dir / "status.json").write_text(f'{{"state": "{state}"}}')
+    return run_dir
+
+
+# ------------------------------------------------------------------------------------------ the rule
+@pytest.mark.parametrize(
+    "ours,expected",
+    [
+        ([1000, 1001, 999, 1000, 1000], "reproduced"),
+        ([700, 701, 699, 700, 700], "below"),
+        ([1300, 1301, 1299, 1300, 1300], "above"),
+        ([600, 1400, 1000, 800, 1200], "inconclusive"),  # CI straddles the margin
+        ([1000, 1001, 999], "inconclusive"),  # too few seeds, however close
+    ],
+)
+def test_verdict_rule(ours, expected):
+    assert stats.verdict(np.array(ours, float), True, 1000.0, delta=0.1).label == expected
+
+
+def test_verdict_precedence():
+    ours = np.array([1000.0] * 5)
+    assert stats.verdict(ours, True, None).label == "no reference"
+    assert stats.verdict(ours, True, 1000.0, comparable=False).label == "not comparable"
+    assert stats.verdict(ours, False, 1000.0).label == "not reached"
+
+
+def test_difference_ci_is_welch_when_paper_spread_known():
+    ours = np.array([10.0, 12.0, 14.0, 16.0, 18.0])
+    low, high = stats.difference_ci(ours, 11.0, paper_std=3.0, paper_n=4, confidence=0.9)
+    va, vb = ours.var(ddof=1) / 5, 9.0 / 4
+    dof = (va + vb) ** 2 / (va**2 / 4 + vb**2 / 3)
+    from scipy.stats import t
+
+    half = t.ppf(0.95, dof) * math.sqrt(va + vb)
+    assert low == pytest.approx(3.0 - half) and high == pytest.approx(3.0 + half)
+
+
+def test_bootstrap_band_matches_direct_resampling():
+    rng = np.random.default_rng(3)
+    data = rng.normal(100, 20, size=(6, 1))
+    low, high = stats.mean_band(data)
+    direct = [rng.choice(data[:, 0], size=6, replace=True).mean() for _ in range(40000)]
+    assert low[0] == pytest.approx(np.percentile(direct, 2.5), abs=1.5)
+    assert high[0] == pytest.approx(np.percentile(direct, 97.5), abs=1.5)
+    assert np.isnan(stats.mean_band(data[:2])[0]).all()  # fewer than 3 seeds: no band
+    const_low, const_high = stats.mean_band(np.full((5, 2), 1000.0))
+    assert np.allclose(const_low, 1000) and np.allclose(const_high, 1000)  # percentile, not BCa: no NaN
+
+
+def test_probability_of_improvement():
+    assert stats.probability_of_improvement([3, 4], [1, 2]) == 1.0
+    assert stats.probability_of_improvement([1, 2], [1, 2]) == 0.5
+    assert stats.probability_of_improvement([1], [2, 0]) == 0.5
+
+
+# ------------------------------------------------------------------------------------------ loading
+def test_loader_skips_bad_files_with_warnings_and_keeps_states(tmp_path):
+    make_run(tmp_path, "hopper", "mbpo", 0, [1000, 2000], [10, 20])
+    make_run(tmp_path, "hopper", "mbpo", 1, [1000], [12], state="running")
+    make_run(tmp_path, "hopper", "mbpo", 2, [1000], [11], state="failed")
+    torn = make_run(tmp_path, "hopper", "mbpo", 3, [1000, 2000], [10, 20])
+    with open(torn / "progress.csv", "a") as f:
+        f.write("3000,4")  # half-written last row
+    empty = tmp_path / "syn" / "hopper" / "sac" / "seed0"
+    empty.mkdir(parents=True)
+    (empty / "progress.csv").write_text("")
+    garbage = tmp_path / "syn" / "hopper" / "sac" / "seed1"
+    garbage.mkdir(parents=True)
+    (garbage / "progress.csv").write_text("not,a\ncsv,\x00\x01 file\n")
+    loaded = load_runs(tmp_path)
+    assert set(loaded.runs["state"]) == {"completed", "running", "failed"}
+    assert len(loaded.runs) == 4
+    assert loaded.runs.set_index("seed").loc[3, "last_step"] == 2000  # torn row dropped... or kept whole
+    assert any("sac/seed0" in w for w in loaded.warnings) and any("sac/seed1" in w for w in loaded.warnings)
+    assert any("malformed" in w for w in loaded.warnings)
+
+
+def test_values_at_step_takes_last_evaluation_not_after():
+    curves = load_runs_frame([(0, [1000, 2000, 3000], [1, 2, 3]), (1, [1000, 2000], [5, 6])])
+    at = stats.values_at_step(curves, 2500).set_index("seed")
+    assert at.loc[0, "value"] == 2 and at.loc[1, "value"] == 6
+    assert at.loc[0, "reached"] and not at.loc[1, "reached"]
+
+
+def load_runs_frame(runs):
+    frames = []
+    for seed, steps, returns in runs:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "run_dir": f"r{seed}",
+                    "task": "t",
+                    "algorithm": "a",
+                    "seed": seed,
+                    "env_step": steps,
+                    "eval_return_mean": returns,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------------ end to end
+@pytest.fixture
+def synthetic(tmp_path):
+    root = tmp_path / "results"
+    steps = list(range(10_000, 130_000, 10_000))
+    rng = np.random.default_rng(0)
+    for seed in range(5):
+        make_run(
+            root,
+            "hopper",
+            "mbpo",
+            seed,
+            steps + [125_000],
+            [s / 125_000 * 3000 + rng.normal(0, 5) for s in steps] + [3000 + rng.normal(0, 5)],
+        )
+        make_run(
+            root,
+            "hopper",
+            "sac",
+            seed,
+            steps[:6],
+            [s / 125_000 * 1000 + rng.normal(0, 50) for s in steps[:6]],
+            fidelity="paper-text",
+            state="running" if seed == 4 else "completed",
+        )
+    make_run(root, "inverted_pendulum", "mbpo", 0, [1000, 2000], [500.0, float("nan")])  # NaN value, 1 seed
+    paper = tmp_path / "paper.csv"
+    paper.write_text(
+        "algorithm,task,env_in_source,env_steps,return_mean,return_std,n_seeds,source,confidence\n"
+        "mbpo,hopper,Hopper-v2,125000,3000,10,5,synthetic,high\n"
+        "mbpo,hopper,Hopper-v2,60000,2000,10,5,synthetic,high\n"
+        "sac,hopper,Hopper-v2,50000,900,,,digitized,low\n"
+    )
+    return root, paper
+
+
+def test_report_end_to_end(synthetic, tmp_path):
+    root, paper = synthetic
+    out = tmp_path / "report"
+    result = build_report(root, out, reference=paper, steps=[200_000])
+    returns = result.returns.set_index(["task", "algorithm", "env_step"])
+    assert returns.loc[("hopper", "mbpo", 125_000), "verdict"] == "reproduced"
+    assert returns.loc[("hopper", "mbpo", 60_000), "verdict"] == "below"  # ours ~1440 there
+    assert returns.loc[("hopper", "mbpo", 200_000), "verdict"] == "no reference"
+    assert returns.loc[("hopper", "sac", 50_000), "verdict"] == "below"  # ~400 vs 900, spread unknown: t interval
+    assert returns.loc[("hopper", "mbpo", 125_000), "seeds"] == 5
+    claims = pd.read_csv(out / "claims.csv")
+    mbpo_vs_sac = claims[(claims["ours"] == "mbpo") & (claims["task"] == "hopper")].iloc[0]
+    assert mbpo_vs_sac["env_step"] == 60_000 and mbpo_vs_sac["verdict"] == "supported"
+    assert set(claims.loc[claims["ours"] == "tom", "verdict"]) == {"not run"}
+    aggregate = pd.read_csv(out / "aggregate.csv").set_index("algorithm")
+    assert aggregate.loc["mbpo", "tasks"] == 2
+    index = (out / "index.md").read_text()
+    for name in ("curves.png", "wallclock.png", "aggregate.png", "profiles.png", "returns.md", "reproduced"):
+        assert name in index
+    assert "running" in index  # the running sac seed is shown as such
+    for stem, min_width in (("curves", 800), ("wallclock", 800), ("aggregate", 600), ("profiles", 600)):
+        image = mpimg.imread(out / f"{stem}.png")
+        assert image.ndim == 3 and image.shape[1] >= min_width and image.shape[0] >= 300, (stem, image.shape)
+        assert (out / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+    assert r"\toprule" in (out / "returns.tex").read_text()
+
+
+def test_report_formats_subset(synthetic, tmp_path):
+    root, _ = synthetic
+    out = tmp_path / "md_only"
+    build_report(root, out, formats=("md",))
+    assert (out / "index.md").exists() and not list(out.glob("*.png")) and not list(out.glob("*.csv"))
+
+
+def test_cli_report_empty_folder_and_bad_format(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", "report", str(tmp_path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "no readable run" in proc.stderr and "Traceback" not in proc.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", "report", str(tmp_path), "--format", "gif"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "allowed: png, pdf, md, tex, csv" in bad.stderr
+
+
+def test_required_columns_missing_are_filled(tmp_path):
+    run_dir = tmp_path / "s" / "hopper" / "mbpo" / "seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "progress.csv").write_text("env_step,eval_return_mean\n1000,5\n2000,7\n")
+    loaded = load_runs(tmp_path)
+    assert set(REQUIRED_COLUMNS) <= set(loaded.curves.columns)
+    assert loaded.runs.iloc[0]["algorithm"] == "mbpo" and loaded.runs.iloc[0]["seed"] == 0
