@@ -168,7 +168,7 @@ def synthetic(tmp_path):
             "hopper",
             "mbpo",
             seed,
-            steps + [125_000],
+            [*steps, 125000],
             [s / 125_000 * 3000 + rng.normal(0, 5) for s in steps] + [3000 + rng.normal(0, 5)],
         )
         make_run(
