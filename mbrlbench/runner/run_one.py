@@ -318,9 +318,22 @@ def run_one(  # noqa: C901 - the run's life in one readable function
                     )
                     last_checkpoint = time.time()
 
-                time_for_checkpoint = lambda: time.time() - last_checkpoint > 60 * spec.checkpoint_minutes  # noqa: E731
-                algo.should_stop = lambda: bool(stop) or time_for_checkpoint()
                 steps_at_start, t_rate = algo.env_steps, time.time()
+                last_report = 0.0
+
+                def time_for_checkpoint() -> bool:
+                    return time.time() - last_checkpoint > 60 * spec.checkpoint_minutes
+
+                def report_progress(force: bool = False) -> bool:
+                    """Live progress at most once a second (also between evaluations); never asks to stop."""
+                    nonlocal last_report
+                    if progress and (force or time.time() - last_report > 1.0):
+                        last_report = time.time()
+                        rate = (algo.env_steps - steps_at_start) / max(time.time() - t_rate, 1e-9)
+                        progress(RunProgress(spec, "running", algo.env_steps, last_return, rate))
+                    return False
+
+                algo.should_stop = lambda: report_progress() or bool(stop) or time_for_checkpoint()
                 while algo.env_steps < spec.env_steps:
                     until = min((rows + 1) * spec.eval_every, spec.env_steps)
                     diagnostics = algo.train(until)
@@ -356,9 +369,7 @@ def run_one(  # noqa: C901 - the run's life in one readable function
                     if rows % spec.checkpoint_every == 0 or time_for_checkpoint():
                         checkpoint()
                     write_status(env_step=algo.env_steps)
-                    if progress:
-                        rate = (algo.env_steps - steps_at_start) / max(time.time() - t_rate, 1e-9)
-                        progress(RunProgress(spec, "running", algo.env_steps, last_return, rate))
+                    report_progress(force=True)
             write_status(state="completed", env_step=algo.env_steps, finished=now())
             log("completed")
             if not keep_checkpoints:
