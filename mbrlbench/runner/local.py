@@ -82,11 +82,8 @@ def run_suite(
             run_task = bar.add_task(_label(spec), total=spec.env_steps, info="")
 
             def show(p: RunProgress, task_id: int = run_task) -> None:
-                bar.update(
-                    task_id,
-                    completed=p.env_step,
-                    info=f"return {p.last_return:9.1f}  {p.steps_per_second:6.1f} steps/s",
-                )
+                last = f"{p.last_return:9.1f}" if p.last_return == p.last_return else "        –"  # NaN: none yet
+                bar.update(task_id, completed=p.env_step, info=f"return {last}  {p.steps_per_second:6.1f} steps/s")
 
             try:
                 state = run_one(
