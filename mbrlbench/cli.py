@@ -20,8 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Benchmark model-based RL algorithms on gymnasium MuJoCo v5 against their papers.",
 )
-out_console = Console()
-err_console = Console(stderr=True)
+out_console = Console(width=None if Console().is_terminal else 160)
+err_console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
 BUILTIN_SUITES = Path(__file__).parent / "suites"
 ONLY_KEYS = ("task", "algorithm", "seed")
 
@@ -76,53 +76,144 @@ def _grid_table(runs: list[RunSpec], out: Path) -> Table:
     return table
 
 
+LAUNCHERS = ("local", "inline", "ray", "slurm")
+
+
 @app.command()
 def run(
     suite: Annotated[
-        str, typer.Argument(help="Suite file, or the name of a built-in suite (quick, smoke, mujoco).")
-    ] = ("quick"),
-    out: Annotated[Path, typer.Option(help="Results root; runs go to OUT/<suite>/<task>/<algorithm>/seed<k>.")] = (
-        Path("results")
-    ),
+        str, typer.Argument(help="Suite file, or a built-in suite name (quick, smoke, mujoco).")
+    ] = "quick",
+    out: Annotated[Path, typer.Option(help="Results root: OUT/<suite>/<task>/<algorithm>/seed<k>.")] = Path("results"),
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N (overrides the suite).")] = None,
     only: Annotated[list[str] | None, typer.Option(help="Run a slice: task=..., algorithm=..., seed=...")] = None,
-    restart: Annotated[bool, typer.Option(help="Replace run folders whose config differs or that exist.")] = False,
+    restart: Annotated[bool, typer.Option(help="Wipe and rerun the selected runs.")] = False,
     keep_checkpoints: Annotated[bool, typer.Option(help="Keep checkpoint.pt after a run completes.")] = False,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads per run (default: all cores).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Print the runs and exit.")] = False,
+    launcher: Annotated[str, typer.Option(help="local (process pool) | inline (this process) | ray | slurm.")] = (
+        "local"
+    ),
+    jobs: Annotated[int | None, typer.Option(help="Runs at once (local; per array task for slurm).")] = None,
+    runs_per_gpu: Annotated[int, typer.Option(help="Runs packed on each GPU (local, slurm).")] = 1,
+    threads_per_run: Annotated[int | None, typer.Option(help="torch CPU threads per run.")] = None,
+    address: Annotated[str | None, typer.Option(help="ray: auto or ray://HOST:PORT (default: a local Ray).")] = None,
+    cpus_per_run: Annotated[float, typer.Option(help="ray: CPUs reserved per run.")] = 1.0,
+    gpus_per_run: Annotated[float, typer.Option(help="ray: GPUs per run, e.g. 0.25 packs 4 per GPU.")] = 0.0,
+    partition: Annotated[str | None, typer.Option(help="slurm: partition.")] = None,
+    time: Annotated[str, typer.Option(help="slurm: time limit per array task, HH:MM:SS.")] = "24:00:00",
+    gpus_per_node: Annotated[int, typer.Option(help="slurm: GPUs per array task.")] = 0,
+    array_parallelism: Annotated[int, typer.Option(help="slurm: array tasks running at once.")] = 16,
+    wait: Annotated[bool, typer.Option(help="slurm: wait for the array to finish.")] = False,
 ) -> None:
-    """Train every run of SUITE; completed runs are skipped, interrupted ones resume."""
+    """Train every run of SUITE; completed runs are skipped, interrupted ones resume from their checkpoint."""
     import re
 
     if device is not None and not re.fullmatch(r"auto|cpu|cuda|cuda:\d+", device):
         raise fail_input(f"--device {device!r}: allowed: auto, cpu, cuda, cuda:N")
+    if launcher not in LAUNCHERS:
+        raise fail_input(f"--launcher {launcher!r}: allowed: {', '.join(LAUNCHERS)}")
+    for name, value in (("--jobs", jobs), ("--runs-per-gpu", runs_per_gpu), ("--threads-per-run", threads_per_run)):
+        if value is not None and value < 1:
+            raise fail_input(f"{name} {value}: must be a positive integer")
     loaded, runs = _load(suite, only)
     if dry_run:
         out_console.print(_grid_table(runs, out))
         return
-    from mbrlbench.runner.local import run_suite
+    from mbrlbench.runner.run_one import resolve_device
 
     try:
-        from mbrlbench.runner.run_one import resolve_device
-
         resolve_device(device or loaded.file.device)
     except ValueError as err:
         raise fail_input(str(err)) from None
-    outcome = run_suite(
-        runs,
-        out,
-        device=device,
-        restart=restart,
-        keep_checkpoints=keep_checkpoints,
-        threads=threads,
-        console=err_console,
-    )
+    title = f"{loaded.file.name} ({launcher})"
+    try:
+        if launcher == "inline":
+            from mbrlbench.runner.local import run_suite
+
+            outcome = run_suite(
+                runs,
+                out,
+                device=device,
+                restart=restart,
+                keep_checkpoints=keep_checkpoints,
+                threads=threads_per_run,
+                console=err_console,
+            )
+        elif launcher == "local":
+            from mbrlbench.runner.pool import run_pool
+
+            outcome = run_pool(
+                runs,
+                out,
+                device=device,
+                jobs=jobs,
+                runs_per_gpu=runs_per_gpu,
+                threads_per_run=threads_per_run,
+                restart=restart,
+                keep_checkpoints=keep_checkpoints,
+                console=err_console,
+                title=title,
+            )
+        elif launcher == "ray":
+            from mbrlbench.runner.ray_launcher import run_ray
+
+            outcome = run_ray(
+                runs,
+                out,
+                address=address,
+                cpus_per_run=cpus_per_run,
+                gpus_per_run=gpus_per_run,
+                restart=restart,
+                keep_checkpoints=keep_checkpoints,
+                console=err_console,
+                title=title,
+            )
+        else:
+            from mbrlbench.runner.slurm import parse_time, submit_slurm
+
+            parse_time(time)
+            submit_slurm(
+                runs,
+                out,
+                partition=partition,
+                time=time,
+                gpus_per_node=gpus_per_node,
+                runs_per_gpu=runs_per_gpu,
+                jobs_per_task=jobs,
+                array_parallelism=array_parallelism,
+                threads_per_run=threads_per_run,
+                device=device,
+                restart=restart,
+                keep_checkpoints=keep_checkpoints,
+                wait=wait,
+                console=err_console,
+            )
+            return
+    except (RuntimeError, ValueError) as err:
+        if "pip install" in str(err) or "--time" in str(err) or "cannot write" in str(err):
+            raise fail_input(str(err)) from None
+        raise
     summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.states.items())
     err_console.print(f"{loaded.file.name}: {summary}; results in {out / loaded.file.name}")
     if outcome.failed:
         raise typer.Exit(1)
     if outcome.states.get("interrupted") or outcome.states.get("not started"):
         raise typer.Exit(130)
+
+
+@app.command()
+def status(
+    path: Annotated[Path, typer.Argument(help="A results folder (a suite's, or any folder of runs).")],
+) -> None:
+    """Print the suite's run table once (state, env step of budget, last return, steps/s, ETA)."""
+    from mbrlbench.runner.view import discover_runs, status_table
+
+    if not path.is_dir():
+        raise fail_input(f"{path}: not a folder")
+    run_dirs = discover_runs(path)
+    if not run_dirs:
+        raise fail_input(f"{path}: no run folders under it")
+    out_console.print(status_table(run_dirs, str(path)))
 
 
 @app.command()

@@ -87,7 +87,7 @@ def test_sigkill_loses_only_work_since_checkpoint(tmp_path, suite_file):
         str(out),
         "--only",
         "algorithm=mbpo",
-        "--threads",
+        "--threads-per-run",
         "1",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -110,7 +110,7 @@ def test_sigkill_loses_only_work_since_checkpoint(tmp_path, suite_file):
 
 def test_sigterm_checkpoints_and_marks_interrupted(tmp_path, suite_file):
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "mbrlbench.cli", "run", str(suite_file), "--out", str(out), "--threads", "1"]
+    cmd = [sys.executable, "-m", "mbrlbench.cli", "run", str(suite_file), "--out", str(out), "--threads-per-run", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     run_dir = _spec(suite_file, "mbpo").run_dir(out)
     deadline = time.time() + 120

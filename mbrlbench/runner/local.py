@@ -1,10 +1,9 @@
-"""Runs a suite's runs one after another in this process, with a live rich display and clean stops."""
+"""The inline launcher: a suite's runs one after another in this process (for debugging and profiling),
+with rich progress bars and clean stops."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,10 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mbrlbench.runner.files import read_json
+from mbrlbench.runner.lock import RunLocked
 from mbrlbench.runner.run_one import RunConflict, RunProgress, StopFlag, run_one
+from mbrlbench.runner.signals import stop_on_signals
 from mbrlbench.suite import RunSpec
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)  # SIGUSR2: Slurm's preemption warning
 
 
 @dataclass
@@ -27,26 +26,7 @@ class SuiteOutcome:
 
     @property
     def failed(self) -> bool:
-        return bool(self.states.get("failed") or self.states.get("conflict"))
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: StopFlag) -> Iterator[None]:
-    """First signal: finish at the next safe point with a checkpoint; a second Ctrl-C aborts."""
-    previous = {}
-
-    def handler(signum: int, frame: object) -> None:
-        if stop and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set(signal.Signals(signum).name)
-
-    for sig in STOP_SIGNALS:
-        previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        return any(self.states.get(state) for state in ("failed", "conflict", "crashed"))
 
 
 def _label(spec: RunSpec) -> str:
@@ -96,6 +76,9 @@ def run_suite(
                     stop=stop,
                     progress=show,
                 )
+            except RunLocked as err:
+                console.print(f"skipped: {err}", highlight=False)
+                state = "locked"
             except RunConflict as err:
                 console.print(f"[red]conflict[/red] {err}")
                 state = "conflict"

@@ -6,7 +6,6 @@ The runner owns evaluation, logging, checkpoints and resume; the algorithm owns 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import math
@@ -18,7 +17,7 @@ import subprocess
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -39,14 +38,12 @@ from mbrlbench.runner.files import (
     write_json,
     write_yaml,
 )
+from mbrlbench.runner.lock import HEARTBEAT_SECONDS, RunLock
 from mbrlbench.suite import RunSpec
-
-HEARTBEAT_SECONDS = 30.0
-STALE_SECONDS = 300.0  # a 'running' status whose heartbeat is older than this belongs to a dead run
 
 
 class RunConflict(Exception):
-    """The folder holds a run of another configuration (needs ``--restart``) or is running elsewhere."""
+    """The folder holds a run of another configuration (needs ``--restart``)."""
 
 
 class StopFlag:
@@ -195,38 +192,27 @@ class _Heartbeat:
         self._thread.join()
 
 
-@contextlib.contextmanager
-def _folder_lock(run_dir: Path) -> Iterator[None]:
-    with open(run_dir / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunConflict(f"{run_dir}: another process on this machine is running it") from None
-        yield
-
-
-def prepare_folder(spec: RunSpec, out: Path, restart: bool) -> tuple[Path, str]:
-    """Returns (run folder, what to do: 'skip' | 'resume' | 'start'); raises RunConflict."""
-    run_dir = spec.run_dir(out)
+def prepare_folder(spec: RunSpec, run_dir: Path, restart: bool) -> str:
+    """Under the run's lock: 'skip' (completed), 'resume' (has a checkpoint) or 'start'; raises RunConflict."""
     config_path = run_dir / "config.yaml"
-    if config_path.exists() and not restart:
-        existing = yaml.safe_load(config_path.read_text()) or {}
-        if existing.get("config_hash") != config_hash(spec):
-            raise RunConflict(
-                f"{run_dir}: holds a run of another configuration "
-                f"(hash {existing.get('config_hash')} != {config_hash(spec)}); use --restart to replace it"
-            )
-        status = read_json(run_dir / "status.json") or {}
-        if status.get("state") == "completed":
-            return run_dir, "skip"
-        if status.get("state") == "running" and status.get("host") != socket.gethostname():
-            age = time.time() - float(status.get("heartbeat_unix", 0))
-            if age < STALE_SECONDS:
-                raise RunConflict(f"{run_dir}: running on {status.get('host')} (heartbeat {age:.0f}s ago)")
-        return run_dir, "resume" if (run_dir / "checkpoint.pt").exists() else "start"
-    if restart and run_dir.exists():
-        shutil.rmtree(run_dir)
-    return run_dir, "start"
+    if restart:
+        for child in run_dir.iterdir():
+            if child.name != "lock.json":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        return "start"
+    for stale in run_dir.glob(".*.tmp"):  # temp files of writes a kill interrupted
+        stale.unlink(missing_ok=True)
+    if not config_path.exists():
+        return "start"
+    existing = yaml.safe_load(config_path.read_text()) or {}
+    if existing.get("config_hash") != config_hash(spec):
+        raise RunConflict(
+            f"{run_dir}: holds a run of another configuration "
+            f"(hash {existing.get('config_hash')} != {config_hash(spec)}); use --restart to replace it"
+        )
+    if (read_json(run_dir / "status.json") or {}).get("state") == "completed":
+        return "skip"
+    return "resume" if (run_dir / "checkpoint.pt").exists() else "start"
 
 
 def run_one(  # noqa: C901 - the run's life in one readable function
@@ -242,15 +228,18 @@ def run_one(  # noqa: C901 - the run's life in one readable function
 ) -> str:
     """Runs (or resumes, or skips) one run; returns its final state."""
     stop = stop if stop is not None else StopFlag()
-    run_dir, action = prepare_folder(spec, out, restart)
-    if action == "skip":
+    run_dir = spec.run_dir(out)
+    if (read_json(run_dir / "status.json") or {}).get("state") == "completed" and not restart:
+        prepare_folder(spec, run_dir, restart)  # still refuses a completed run of another config
         return "completed"
     run_dir.mkdir(parents=True, exist_ok=True)
-    torch_device = resolve_device(device or spec.device)
-    if torch_device.type == "cpu":
-        torch.set_num_threads(threads or os.cpu_count() or 1)
-
-    with _folder_lock(run_dir):
+    with RunLock(run_dir) as lock:
+        action = prepare_folder(spec, run_dir, restart)
+        if action == "skip":
+            return "completed"
+        torch_device = resolve_device(device or spec.device)
+        if torch_device.type == "cpu":
+            torch.set_num_threads(threads or os.cpu_count() or 1)
         status: dict[str, Any] = read_json(run_dir / "status.json") or {}
         status.update(
             {
@@ -281,7 +270,7 @@ def run_one(  # noqa: C901 - the run's life in one readable function
             if action == "start":
                 write_yaml(run_dir / "config.yaml", full_config(spec, torch_device))
             write_status()
-            with _Heartbeat(write_status):
+            with _Heartbeat(lambda: (lock.heartbeat(), write_status())):
                 seed_everything(spec.seed)
                 algo: Algorithm = algorithms.build(spec.algorithm, spec.config, spec.task, torch_device, spec.seed)
                 csv = ProgressCSV(run_dir / "progress.csv", (*REQUIRED_COLUMNS, *algo.diagnostic_keys))
@@ -319,18 +308,26 @@ def run_one(  # noqa: C901 - the run's life in one readable function
                     last_checkpoint = time.time()
 
                 steps_at_start, t_rate = algo.env_steps, time.time()
-                last_report = 0.0
+                last_report = last_status = 0.0
 
                 def time_for_checkpoint() -> bool:
                     return time.time() - last_checkpoint > 60 * spec.checkpoint_minutes
 
                 def report_progress(force: bool = False) -> bool:
-                    """Live progress at most once a second (also between evaluations); never asks to stop."""
-                    nonlocal last_report
-                    if progress and (force or time.time() - last_report > 1.0):
-                        last_report = time.time()
-                        rate = (algo.env_steps - steps_at_start) / max(time.time() - t_rate, 1e-9)
-                        progress(RunProgress(spec, "running", algo.env_steps, last_return, rate))
+                    """At most once a second (also between evaluations): the live display, and every 5 s
+                    status.json (env step, last return, speed), which is what other launchers' views read.
+                    Never asks to stop."""
+                    nonlocal last_report, last_status
+                    t = time.time()
+                    if force or t - last_report > 1.0:
+                        last_report = t
+                        rate = (algo.env_steps - steps_at_start) / max(t - t_rate, 1e-9)
+                        status.update(env_step=algo.env_steps, last_return=last_return, steps_per_second=rate)
+                        if force or t - last_status > 5.0:
+                            last_status = t
+                            write_status()
+                        if progress:
+                            progress(RunProgress(spec, "running", algo.env_steps, last_return, rate))
                     return False
 
                 algo.should_stop = lambda: report_progress() or bool(stop) or time_for_checkpoint()
@@ -368,7 +365,6 @@ def run_one(  # noqa: C901 - the run's life in one readable function
                     log(f"env step {algo.env_steps}: eval return {last_return:.1f}")
                     if rows % spec.checkpoint_every == 0 or time_for_checkpoint():
                         checkpoint()
-                    write_status(env_step=algo.env_steps)
                     report_progress(force=True)
             write_status(state="completed", env_step=algo.env_steps, finished=now())
             log("completed")
