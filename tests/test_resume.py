@@ -5,42 +5,17 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import MICRO_SUITE
 
 from mbrlbench.runner.files import TIMING_COLUMNS, read_json
 from mbrlbench.runner.local import run_suite
 from mbrlbench.runner.run_one import RunConflict, StopFlag, run_one
 from mbrlbench.suite import load_suite
-
-SUITE = """\
-name: resume
-tasks: [inverted_pendulum]
-algorithms: [mbpo, sac]
-seeds: [7]
-env_steps: 800
-eval: {every: 100, episodes: 2}
-device: cpu
-checkpoint_every: 2
-overrides:
-  mbpo:
-    all: {n_initial_exploration_steps: 100, min_pool_size: 100, epoch_length: 100, model_train_freq: 100,
-          rollout_batch_size: 100, rollout_schedule: [1, 4, 1, 3], n_train_repeat: 2, ensemble_size: 3,
-          num_elites: 2, model_hidden: 16, model_layers: 2, model_max_epochs: 3, sac_hidden: 16, batch_size: 32}
-  sac:
-    all: {n_initial_exploration_steps: 100, min_pool_size: 100, sac_hidden: 16, batch_size: 32}
-"""
-
-
-@pytest.fixture
-def suite_file(tmp_path: Path) -> Path:
-    path = tmp_path / "suite.yaml"
-    path.write_text(SUITE)
-    return path
 
 
 def _csv(run_dir: Path) -> pd.DataFrame:
@@ -90,7 +65,7 @@ def test_sigkill_loses_only_work_since_checkpoint(tmp_path, suite_file):
         "--threads-per-run",
         "1",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     run_dir = spec.run_dir(out)
     deadline = time.time() + 120
     while time.time() < deadline:  # wait for 3 rows: one past the checkpoint at row 2
@@ -98,7 +73,7 @@ def test_sigkill_loses_only_work_since_checkpoint(tmp_path, suite_file):
         if csv.exists() and len(csv.read_text().splitlines()) >= 4:
             break
         time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its run process at once
     proc.wait()
     assert read_json(run_dir / "status.json")["state"] == "running"  # died without a word
     resumed = subprocess.run(cmd, capture_output=True, text=True)
@@ -133,7 +108,7 @@ def test_completed_skipped_changed_config_refused_restart_replaces(tmp_path, sui
     assert (spec.run_dir(tmp_path) / "progress.csv").stat().st_mtime == mtime  # skipped, untouched
 
     changed = Path(str(suite_file).replace("suite.yaml", "changed.yaml"))
-    changed.write_text(SUITE.replace("sac_hidden: 16, batch_size: 32}", "sac_hidden: 24, batch_size: 32}"))
+    changed.write_text(MICRO_SUITE.replace("sac_hidden: 16, batch_size: 32}", "sac_hidden: 24, batch_size: 32}"))
     other = _spec(changed, "sac")
     with pytest.raises(RunConflict, match="another configuration"):
         run_one(other, tmp_path, threads=1)
@@ -164,7 +139,7 @@ def test_nan_fails_the_run_and_the_suite_goes_on(tmp_path, suite_file, monkeypat
 
 
 def test_checkpoint_minutes_triggers_mid_interval_checkpoints(tmp_path, suite_file):
-    text = textwrap.dedent(SUITE).replace("checkpoint_every: 2", "checkpoint_every: 100\ncheckpoint_minutes: 0.0001")
+    text = MICRO_SUITE.replace("checkpoint_every: 2", "checkpoint_every: 100\ncheckpoint_minutes: 0.0001")
     path = tmp_path / "often.yaml"
     path.write_text(text)
     spec = _spec(path, "sac")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,24 @@ from typing import Any
 
 import torch
 import yaml
+
+# Fault injection for the crash-safety tests only: "csv:N" or "checkpoint:N" SIGKILLs this process in the
+# middle of its N-th CSV append or checkpoint write (half the bytes written, nothing renamed).
+_FAULT = os.environ.get("MBRLBENCH_FAULT", "")
+_fault_counts: dict[str, int] = {}
+
+
+def _fault_now(point: str) -> bool:
+    name, _, nth = _FAULT.partition(":")
+    if name != point:
+        return False
+    _fault_counts[point] = _fault_counts.get(point, 0) + 1
+    return _fault_counts[point] == int(nth)
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
 
 REQUIRED_COLUMNS = ("env_step", "eval_return_mean", "eval_return_std", "eval_episodes", "train_return", "wall_time_s")
 TIMING_COLUMNS = ("wall_time_s",)
@@ -56,6 +75,9 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.close(fd)
     try:
         torch.save(state, tmp)
+        if _FAULT and _fault_now("checkpoint"):
+            os.truncate(tmp, os.path.getsize(tmp) // 2)
+            _die()
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -95,6 +117,10 @@ class ProgressCSV:
     def append(self, row: dict[str, float | int]) -> None:
         line = ",".join(_fmt(row.get(c, float("nan"))) for c in self.columns) + "\n"
         with open(self.path, "a") as f:
+            if _FAULT and _fault_now("csv"):
+                f.write(line[: len(line) // 2])
+                f.flush()
+                _die()
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
