@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from mbrlbench.report import stats
 
@@ -144,6 +144,7 @@ def learning_curves(
         ax.set_title(task)
         ax.set_xlabel("env steps")
         ax.set_ylabel("evaluation return")
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # thousands-separated labels need room
         ax.xaxis.set_major_formatter(THOUSANDS)
         ax.yaxis.set_major_formatter(THOUSANDS)
         ax.grid(alpha=0.3)
@@ -152,16 +153,18 @@ def learning_curves(
 
 
 def wallclock(curves: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
-    """Return against wall-clock hours: each seed a thin line, the algorithm's color."""
+    """Return against wall-clock time (hours, or minutes for short runs): each seed a thin line."""
     tasks = sorted(curves["task"].unique())
     algorithms = sorted(curves["algorithm"].unique())
+    hours = curves["wall_time_s"].max() > 3600  # short runs read better in minutes
+    scale, unit = (3600, "hours") if hours else (60, "minutes")
     fig, axes = _grid(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
         here = curves[curves["task"] == task]
         for algo in algorithms:
             for i, (_, run) in enumerate(here[here["algorithm"] == algo].groupby("run_dir")):
                 ax.plot(
-                    run["wall_time_s"] / 3600,
+                    run["wall_time_s"] / scale,
                     run["eval_return_mean"],
                     color=color_of(algo, algorithms),
                     lw=1.2,
@@ -169,7 +172,7 @@ def wallclock(curves: pd.DataFrame, path_stem: Path, formats: list[str]) -> list
                     label=algo if i == 0 else None,
                 )
         ax.set_title(task)
-        ax.set_xlabel("wall-clock hours")
+        ax.set_xlabel(f"wall-clock {unit}")
         ax.set_ylabel("evaluation return")
         ax.yaxis.set_major_formatter(THOUSANDS)
         ax.grid(alpha=0.3)
@@ -190,7 +193,7 @@ def aggregates(table: pd.DataFrame, path_stem: Path, formats: list[str]) -> list
             ax.plot([row[metric]], [i], "|", color=color, ms=14, mew=2)
         ax.set_yticks(range(len(table)), algorithms)
         ax.set_title({"iqm": "IQM", "mean": "mean"}[metric] + " of normalized score")
-        ax.set_xlabel("normalized score (0 = random policy, 1 = MBPO paper)")
+        ax.set_xlabel("normalized score (0 = random policy, 1 = reference)")
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return _save(fig, path_stem, formats)
