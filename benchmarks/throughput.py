@@ -113,7 +113,7 @@ def main() -> None:
         table.add_column(title, justify="right")
     for row in rows:
         table.add_row(*(fmt.format(row[key]) for _, key, fmt in cols))
-    Console().print(table)
+    Console(width=160).print(table)
 
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)
