@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from mbrlbench.algorithms import mbpo
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
 
 SOURCE = "Haarnoja et al. 2018 (arXiv 1812.05905) via softlearning defaults, as the MBPO paper compares"
@@ -25,14 +26,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "inverted_pendulum": {"n_initial_exploration_steps": 500},
 }
 # The MBPO paper's SAC curves run past MBPO's budgets; use MBPO's so both sides meet in one suite.
-PAPER_ENV_STEPS = {
-    "hopper": 125_000,
-    "walker2d": 300_000,
-    "halfcheetah": 400_000,
-    "ant": 300_000,
-    "humanoid": 300_000,
-    "inverted_pendulum": 20_000,
-}
+PAPER_ENV_STEPS = mbpo.PAPER_ENV_STEPS
 
 
 def deviations(task: str, config: SACConfig) -> list[str]:

@@ -143,9 +143,17 @@ def poi_with_ci(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple
     point = probability_of_improvement(a, b)
     if min(len(a), len(b)) < 2:
         return point, math.nan, math.nan
+    low, high = _independent_bootstrap(
+        (np.asarray(a, float), np.asarray(b, float)), probability_of_improvement, confidence
+    )
+    return point, low, high
+
+
+def _independent_bootstrap(samples: tuple[np.ndarray, ...], statistic, confidence: float) -> tuple[float, float]:
+    """Percentile bootstrap resampling each sample on its own (seeds of one algorithm, or of one task)."""
     res = stats.bootstrap(
-        (np.asarray(a, float), np.asarray(b, float)),
-        probability_of_improvement,
+        samples,
+        statistic,
         paired=False,
         vectorized=False,
         confidence_level=confidence,
@@ -153,7 +161,7 @@ def poi_with_ci(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple
         method="percentile",
         rng=_rng(),
     )
-    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def iqm(x: np.ndarray) -> float:
@@ -168,14 +176,5 @@ def stratified_ci(groups: Sequence[np.ndarray], statistic, confidence: float = 0
     point = statistic(np.concatenate(groups))
     if min(len(g) for g in groups) < 2:
         return point, math.nan, math.nan
-    res = stats.bootstrap(
-        tuple(groups),
-        lambda *gs: statistic(np.concatenate(gs)),
-        paired=False,
-        vectorized=False,
-        confidence_level=confidence,
-        n_resamples=N_RESAMPLES,
-        method="percentile",
-        rng=_rng(),
-    )
-    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    low, high = _independent_bootstrap(tuple(groups), lambda *gs: statistic(np.concatenate(gs)), confidence)
+    return point, low, high
