@@ -54,6 +54,20 @@ def test_resize_keeps_newest_and_checkpoint_roundtrip():
     assert other.capacity == 6 and other.all().rew.tolist() == [5, 6, 7, 8, 9, 10]
 
 
+def test_wrapped_buffer_samples_the_same_after_save_and_load():
+    """A full ring whose write pointer is mid-array must sample identically once checkpointed and reloaded
+    (found by the crash-safety kill loop: resumed runs drew other transitions)."""
+    buf = ReplayBuffer(6, obs_dim=2, act_dim=1)
+    _fill(buf, 0, 9)  # wrapped: ptr = 3
+    reloaded = ReplayBuffer(1, obs_dim=2, act_dim=1)
+    reloaded.load_state_dict(buf.state_dict())
+    torch.manual_seed(0)
+    before = buf.sample(50).rew
+    torch.manual_seed(0)
+    after = reloaded.sample(50).rew
+    assert torch.equal(before, after)
+
+
 def test_rollout_length_schedule_matches_official_formula():
     schedule = (20, 150, 1, 15)
     assert rollout_length(schedule, 0) == 1

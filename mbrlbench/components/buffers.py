@@ -60,9 +60,9 @@ class ReplayBuffer:
         return (start + torch.arange(self.size, device=self.device)) % self.capacity
 
     def sample(self, n: int) -> Batch:
+        """Uniform over stored rows. Indices are logical (0 = oldest), so a buffer saved and reloaded
+        (oldest first, ring unrolled) draws the same transitions for the same RNG state."""
         idx = torch.randint(self.size, (n,), device=self.device)
-        if self.size == self.capacity:
-            return self.gather(idx)
         return self.gather((idx + (self.ptr - self.size)) % self.capacity)
 
     def gather(self, idx: torch.Tensor) -> Batch:
