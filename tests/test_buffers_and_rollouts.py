@@ -58,7 +58,8 @@ def test_wrapped_buffer_samples_the_same_after_save_and_load():
     """A full ring whose write pointer is mid-array must sample identically once checkpointed and reloaded
     (found by the crash-safety kill loop: resumed runs drew other transitions)."""
     buf = ReplayBuffer(6, obs_dim=2, act_dim=1)
-    _fill(buf, 0, 9)  # wrapped: ptr = 3
+    _fill(buf, 0, 4)
+    _fill(buf, 4, 5)  # wrapped: ptr = 3
     reloaded = ReplayBuffer(1, obs_dim=2, act_dim=1)
     reloaded.load_state_dict(buf.state_dict())
     torch.manual_seed(0)
