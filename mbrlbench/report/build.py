@@ -195,8 +195,7 @@ def _index(
     lines += ["## The papers' claims, tested on these runs", "", tables.claims_markdown(claims)]
     if len(aggregate):
         norms = [
-            f"{t}: 0 = {normalization(t)[0]:,.1f}, 1 = {normalization(t)[1]:,.1f} ({normalization(t)[2]})"
-            for t in sorted(scores["task"].unique())
+            "{}: 0 = {:,.1f}, 1 = {:,.1f} ({})".format(t, *normalization(t)) for t in sorted(scores["task"].unique())
         ]
         lines += [
             "## Aggregate metrics",
@@ -230,15 +229,15 @@ def _summary(console: Console, returns: pd.DataFrame, claims: pd.DataFrame) -> N
             r.task,
             r.algorithm,
             f"{r.env_step:,}",
-            f"{tables._fmt(r.ours_mean)} ± {tables._fmt(r.ours_std)}",
+            f"{tables.fmt(r.ours_mean)} ± {tables.fmt(r.ours_std)}",
             str(r.seeds),
-            tables._fmt(r.paper_mean),
+            tables.fmt(r.paper_mean),
             f"[{style}]{r.verdict}[/{style}]" if style else r.verdict,
         )
     console.print(table)
     ran = claims[claims["verdict"] != "not run"]
     for r in ran.itertuples():
         console.print(
-            f"claim ({r.paper}) {r.claim} on {r.task}: P(ours > baseline) = {tables._fmt(r.poi, 2)} -> {r.verdict}",
+            f"claim ({r.paper}) {r.claim} on {r.task}: P(ours > baseline) = {tables.fmt(r.poi, 2)} -> {r.verdict}",
             highlight=False,
         )

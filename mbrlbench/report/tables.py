@@ -23,7 +23,7 @@ CLAIMS = [
 ]
 
 
-def _fmt(x: float, digits: int = 0) -> str:
+def fmt(x: float, digits: int = 0) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.{digits}f}"
 
 
@@ -198,10 +198,10 @@ def returns_markdown(df: pd.DataFrame) -> str:
         "|---|---|---|---:|---|---:|---|---|---|---|",
     ]
     for r in df.itertuples():
-        ours = f"{_fmt(r.ours_mean)} ± {_fmt(r.ours_std)} ({_fmt(r.ours_ci95_low)} to {_fmt(r.ours_ci95_high)})"
-        paper = f"{_fmt(r.paper_mean)} ± {_fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
+        ours = f"{fmt(r.ours_mean)} ± {fmt(r.ours_std)} ({fmt(r.ours_ci95_low)} to {fmt(r.ours_ci95_high)})"
+        paper = f"{fmt(r.paper_mean)} ± {fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
         src = f"{r.paper_source} ({r.paper_confidence})" if r.paper_source else "–"
-        diff = f"{_fmt(r.diff_ci90_low)} to {_fmt(r.diff_ci90_high)}" if math.isfinite(r.diff_ci90_low) else "–"
+        diff = f"{fmt(r.diff_ci90_low)} to {fmt(r.diff_ci90_high)}" if math.isfinite(r.diff_ci90_low) else "–"
         lines.append(
             f"| {r.task} | {r.algorithm} | {r.fidelity} | {r.env_step:,} | {ours} | {r.seeds} | {paper} "
             f"| {src} | {diff} | **{r.verdict}** |"
@@ -215,7 +215,7 @@ def claims_markdown(df: pd.DataFrame) -> str:
         "|---|---|---|---|---:|---|---|---|",
     ]
     for r in df.itertuples():
-        poi = f"{_fmt(r.poi, 2)} ({_fmt(r.poi_low, 2)} to {_fmt(r.poi_high, 2)})" if math.isfinite(r.poi) else "–"
+        poi = f"{fmt(r.poi, 2)} ({fmt(r.poi_low, 2)} to {fmt(r.poi_high, 2)})" if math.isfinite(r.poi) else "–"
         step = f"{int(r.env_step):,}" if math.isfinite(r.env_step) else "–"
         lines.append(
             f"| {r.paper} | {r.claim} | `{r.ours}` vs `{r.baseline}` | {r.task} | {step} | {r.seeds} "
@@ -228,8 +228,8 @@ def aggregate_markdown(df: pd.DataFrame) -> str:
     lines = ["| algorithm | tasks | runs | IQM (95% CI) | mean (95% CI) |", "|---|---:|---:|---|---|"]
     for r in df.itertuples():
         lines.append(
-            f"| {r.algorithm} | {r.tasks} | {r.runs} | {_fmt(r.iqm, 2)} ({_fmt(r.iqm_low, 2)} to "
-            f"{_fmt(r.iqm_high, 2)}) | {_fmt(r.mean, 2)} ({_fmt(r.mean_low, 2)} to {_fmt(r.mean_high, 2)}) |"
+            f"| {r.algorithm} | {r.tasks} | {r.runs} | {fmt(r.iqm, 2)} ({fmt(r.iqm_low, 2)} to "
+            f"{fmt(r.iqm_high, 2)}) | {fmt(r.mean, 2)} ({fmt(r.mean_low, 2)} to {fmt(r.mean_high, 2)}) |"
         )
     return "\n".join(lines) + "\n"
 
@@ -258,8 +258,8 @@ def returns_latex(df: pd.DataFrame) -> str:
         r"\midrule",
     ]
     for r in df.itertuples():
-        ours = f"{_fmt(r.ours_mean)} ± {_fmt(r.ours_std)}"
-        paper = f"{_fmt(r.paper_mean)} ± {_fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
+        ours = f"{fmt(r.ours_mean)} ± {fmt(r.ours_std)}"
+        paper = f"{fmt(r.paper_mean)} ± {fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
         cells = [r.task, r.algorithm, f"{r.env_step:,}", str(r.seeds), ours, paper, r.verdict]
         out.append(" & ".join(_tex_escape(str(c)) for c in cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]

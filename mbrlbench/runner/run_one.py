@@ -64,7 +64,6 @@ class StopFlag:
 @dataclass
 class RunProgress:
     spec: RunSpec
-    state: str
     env_step: int
     last_return: float
     steps_per_second: float
@@ -327,7 +326,7 @@ def run_one(  # noqa: C901 - the run's life in one readable function
                             last_status = t
                             write_status()
                         if progress:
-                            progress(RunProgress(spec, "running", algo.env_steps, last_return, rate))
+                            progress(RunProgress(spec, algo.env_steps, last_return, rate))
                     return False
 
                 algo.should_stop = lambda: report_progress() or bool(stop) or time_for_checkpoint()
