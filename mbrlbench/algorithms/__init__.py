@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from mbrlbench.algorithms import mbpo, sac
+from mbrlbench.algorithms import mbpo, mnm, sac, tom
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig
 from mbrlbench.tasks import TASK_BASE, TaskSpec
 
@@ -56,8 +56,35 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         sac.SOURCE,
         "Soft actor-critic, model-free baseline of the MBPO paper",
     ),
+    "mnm": AlgorithmEntry(
+        "mnm",
+        mnm.MnM,
+        mnm.MnMConfig,
+        mnm.PRESETS,
+        mnm.PAPER_ENV_STEPS,
+        mnm.deviations,
+        mnm.SOURCE,
+        "Mismatched No More: classifier-augmented reward and model value step on MBPO (Eysenbach et al. 2022)",
+    ),
+    "tom": AlgorithmEntry(
+        "tom",
+        tom.TOM,
+        tom.TOMConfig,
+        tom.PRESETS,
+        tom.PAPER_ENV_STEPS,
+        tom.deviations,
+        tom.SOURCE,
+        "Transition occupancy matching: MBPO with a policy-weighted model fit (Ma et al. 2023)",
+    ),
 }
-VARIANTS: dict[str, Variant] = {}
+VARIANTS: dict[str, Variant] = {
+    "tom_uniform": Variant(
+        "tom_uniform",
+        "tom",
+        {"weighting": "uniform"},
+        "TOM's MBPO baseline: the same model, schedule and rollouts with uniform weights [repo --method mbpo]",
+    ),
+}
 
 
 def resolve(name: str) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
 from mbrlbench.components.buffers import Batch, ReplayBuffer
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
 from mbrlbench.components.rollouts import branched_rollout, rollout_length
 from mbrlbench.tasks import TaskSpec
 
@@ -99,6 +99,11 @@ PAPER_ENV_STEPS = {
 }
 
 
+def model_io(data: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's training pairs: inputs ``[s, a]``, targets ``[r, s' - s]``."""
+    return torch.cat([data.obs, data.act], dim=-1), torch.cat([data.rew[:, None], data.next_obs - data.obs], dim=-1)
+
+
 def deviations(task: str, config: MBPOConfig) -> list[str]:
     """How a run of this task differs from the official MBPO setting."""
     out = ["gymnasium v5 env on MuJoCo 3.3 instead of gym v2 on MuJoCo 1.50 (v5: healthy reward only while healthy)"]
@@ -129,20 +134,24 @@ class MBPO(SACDriven):
     def __init__(self, config: MBPOConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
         super().__init__(config, task, device, seed)
         self.config: MBPOConfig = config
-        self.model = ProbabilisticEnsemble(
-            self.obs_dim,
-            self.act_dim,
-            members=config.ensemble_size,
-            elites=config.num_elites,
-            hidden=config.model_hidden,
-            layers=config.model_layers,
-            weight_decays=config.weight_decays(),
-            lr=config.model_lr,
-        ).to(device)
+        self.model = self.build_model().to(device)
         self.model_buffer = ReplayBuffer(self._model_buffer_size(1), self.obs_dim, self.act_dim, device)
         self.termination_fn = task.termination_fn
         self.last: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys if not k.startswith("sac/")}
         self.last["model/fits"] = 0.0
+
+    def build_model(self) -> ProbabilisticEnsemble:
+        c = self.config
+        return ProbabilisticEnsemble(
+            self.obs_dim,
+            self.act_dim,
+            members=c.ensemble_size,
+            elites=c.num_elites,
+            hidden=c.model_hidden,
+            layers=c.model_layers,
+            weight_decays=c.weight_decays(),
+            lr=c.model_lr,
+        )
 
     def _model_buffer_size(self, horizon: int) -> int:
         """Official ``_reallocate_model_pool``: retain_epochs x model transitions per epoch."""
@@ -158,27 +167,37 @@ class MBPO(SACDriven):
                 self.train_model_and_rollout(epoch=since_exploration // c.epoch_length)
             self.env_step()
             if self.learning:
-                for _ in range(c.n_train_repeat):
+                for _ in range(self.sac_updates_due(since_exploration)):
                     self.sac.update(self.training_batch())
         if self.env_steps < until:
             return {}  # stopped early for a checkpoint: diagnostics keep accumulating
         return {**self.last, **self.sac.pop_diagnostics()}
 
+    def sac_updates_due(self, since_exploration: int) -> int:
+        """SAC updates after this env step: G after every step (official MBPO)."""
+        return self.config.n_train_repeat
+
     def train_model_and_rollout(self, epoch: int) -> None:
+        fit = self.fit_model(self.env_buffer.all())
+        self.rollout(epoch, self.env_buffer.sample(self.config.rollout_batch_size).obs, fit)
+
+    def fit_model(self, data: Batch) -> FitResult:
+        """Fit on every real transition: inputs ``[s, a]``, targets ``[r, s' - s]``."""
         c = self.config
-        data = self.env_buffer.all()
-        fit = self.model.fit(
-            torch.cat([data.obs, data.act], dim=-1),
-            torch.cat([data.rew[:, None], data.next_obs - data.obs], dim=-1),
+        return self.model.fit(
+            *model_io(data),
             batch_size=c.model_batch_size,
             holdout_ratio=c.holdout_ratio,
             max_holdout=c.max_holdout,
             patience=c.model_patience,
             max_epochs=c.model_max_epochs,
         )
+
+    def rollout(self, epoch: int, start: torch.Tensor, fit: FitResult) -> None:
+        """Resize the model buffer for this epoch's horizon, branch rollouts from ``start``, log."""
+        c = self.config
         horizon = rollout_length(c.rollout_schedule, epoch)
         self.model_buffer.resize(self._model_buffer_size(horizon))
-        start = self.env_buffer.sample(c.rollout_batch_size).obs
         stats = branched_rollout(
             self.model,
             lambda o: self.sac.act(o, deterministic=False),

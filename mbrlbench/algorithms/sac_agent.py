@@ -69,10 +69,14 @@ class SACDriven(Algorithm):
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         return self.sac.act(obs_t, deterministic).cpu().numpy()
 
+    def exploration_action(self) -> np.ndarray:
+        """Action during the initial exploration steps: uniform over the box (softlearning, MBPO)."""
+        return self.env.env.action_space.sample()
+
     def env_step(self) -> None:
-        """One real step: uniform-random while exploring, else the stochastic policy; store it."""
+        """One real step: the exploration action while exploring, else the stochastic policy; store it."""
         if self.env_steps < self.config.n_initial_exploration_steps:
-            action = self.env.env.action_space.sample()
+            action = self.exploration_action()
         else:
             action = self.act(self.env.obs[None], deterministic=False)[0]
         obs, next_obs, reward, terminated = self.env.step(action)

@@ -151,24 +151,36 @@ class ProbabilisticEnsemble(nn.Module):
         return obs + draw[:, 1:], draw[:, 0]
 
     # ------------------------------------------------------------------- training
-    def nll_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def nll_loss(
+        self, inputs: torch.Tensor, targets: torch.Tensor, row_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Official training loss: per member mean over batch and outputs of ``(mu-y)^2/var + logvar``,
         summed over members, plus the log-variance bound penalty and per-layer L2 (``decay * |W|^2 / 2``).
 
-        ``inputs``/``targets`` are ``[members, B, .]`` (each member its own bootstrap batch).
+        ``inputs``/``targets`` are ``[members, B, .]`` (each member its own bootstrap batch);
+        ``row_weights [members, B]`` multiply each row's term (TOM's weighted-loss option).
         """
         mean, logvar = self(inputs)
-        per_member = (((mean - targets) ** 2) * torch.exp(-logvar) + logvar).mean(dim=(1, 2))
+        per_row = (((mean - targets) ** 2) * torch.exp(-logvar) + logvar).mean(dim=2)
+        if row_weights is not None:
+            per_row = per_row * row_weights
+        per_member = per_row.mean(dim=1)
         loss = per_member.sum() + 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
         for decay, layer in zip(self.weight_decays, self.net.layers, strict=True):
             loss = loss + decay * 0.5 * (layer.weight**2).sum()
         return loss
 
     @torch.no_grad()
-    def mse_per_member(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Holdout criterion for early stopping and elites: mean squared error of each member's mean."""
+    def mse_per_member(
+        self, inputs: torch.Tensor, targets: torch.Tensor, row_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Holdout criterion for early stopping and elites: mean squared error of each member's mean
+        (weighted by ``row_weights`` when the fit is weighted, as TOM's holdout loss)."""
         mean, _ = self(inputs)
-        return ((mean - targets) ** 2).mean(dim=(1, 2))
+        per_row = ((mean - targets) ** 2).mean(dim=2)
+        if row_weights is None:
+            return per_row.mean(dim=1)
+        return (per_row * row_weights).sum(dim=1) / row_weights.sum().clamp_min(1e-12)
 
     def fit(
         self,
@@ -180,9 +192,14 @@ class ProbabilisticEnsemble(nn.Module):
         patience: int = 5,
         improvement: float = 0.01,
         max_epochs: int | None = None,
+        weights: torch.Tensor | None = None,
+        weight_mode: str = "sample",
     ) -> FitResult:
         """Train on all data until no member improves its holdout MSE by ``improvement`` for
         ``patience`` epochs, keep each member's best snapshot, then pick elites (official ``bnn.train``).
+
+        ``weights`` (one per row, TOM) draw each member's bootstrap set with probability proportional to
+        them (``weight_mode="sample"``) or multiply each row's loss (``"loss"``, normalized to mean 1).
         """
         n = inputs.shape[0]
         perm = torch.randperm(n, device=inputs.device)
@@ -190,10 +207,18 @@ class ProbabilisticEnsemble(nn.Module):
         hold, train = perm[:n_hold], perm[n_hold:]
         x_train, y_train = inputs[train], targets[train]
         x_hold, y_hold = (inputs[hold], targets[hold]) if n_hold > 0 else (x_train, y_train)
+        w_hold = None if weights is None else weights.reshape(-1)[hold if n_hold > 0 else train]
         self.normalizer.fit(x_train)
         n_train = x_train.shape[0]
         E = self.num_members
-        bootstrap = torch.randint(n_train, (E, n_train), device=inputs.device)  # once per fit, as official
+        w_train = None if weights is None else weights.reshape(-1)[train].float()
+        if w_train is not None and weight_mode == "sample":
+            bootstrap = torch.multinomial(w_train, E * n_train, replacement=True).view(E, n_train)
+            w_train = None
+        else:  # once per fit, as official
+            bootstrap = torch.randint(n_train, (E, n_train), device=inputs.device)
+        if w_train is not None:
+            w_train = w_train / w_train.mean()
 
         snapshot = [p.detach().clone() for p in self.net.parameters()]
         best = torch.full((E,), 1e10)  # official: every member saves after its first epoch
@@ -206,14 +231,14 @@ class ProbabilisticEnsemble(nn.Module):
             steps = 0
             for start in range(0, n_train, batch_size):
                 idx = shuffled[:, start : start + batch_size]
-                loss = self.nll_loss(x_train[idx], y_train[idx])
+                loss = self.nll_loss(x_train[idx], y_train[idx], None if w_train is None else w_train[idx])
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
                 loss_sum += loss.detach()
                 steps += 1
             epoch += 1
-            current = self.mse_per_member(x_hold, y_hold).cpu()
+            current = self.mse_per_member(x_hold, y_hold, w_hold).cpu()
             improved = (best - current) / best > improvement
             if improved.any():
                 best = torch.where(improved, current, best)
@@ -229,10 +254,24 @@ class ProbabilisticEnsemble(nn.Module):
         with torch.no_grad():
             for saved, p in zip(snapshot, self.net.parameters(), strict=True):
                 p.copy_(saved)
-        final = self.mse_per_member(x_hold, y_hold)
+        final = self.mse_per_member(x_hold, y_hold, w_hold)
         self.elite_idx.copy_(torch.argsort(final)[: self.num_elites])
         return FitResult(
             train_loss=float(loss_sum / max(steps, 1)) / E,
             val_loss=float(final[self.elite_idx].mean()),
             epochs=epoch,
         )
+
+    def rsample(
+        self, obs: torch.Tensor, act: torch.Tensor, member: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterized ``sample`` (MnM's model update): ``mean + eps * std`` of member ``member[i]`` for
+        row ``i`` (default: a random elite per row), differentiable in the model's parameters and inputs.
+        Returns (next_obs, reward)."""
+        x = self.normalizer(torch.cat([obs, act], dim=-1))
+        if member is None:
+            member = self.elite_idx[torch.randint(self.num_elites, (obs.shape[0],), device=obs.device)]
+        out = self.net.forward_grouped(x, member)
+        mean, logvar = out.split(self.out_dim, dim=-1)
+        draw = mean + torch.randn_like(mean) * torch.exp(0.5 * self._bound_logvar(logvar))
+        return obs + draw[:, 1:], draw[:, 0]

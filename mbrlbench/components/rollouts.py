@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import torch
 
 from mbrlbench.components.buffers import ReplayBuffer
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
 from mbrlbench.tasks import TerminationFn
+
+
+class DynamicsModel(Protocol):
+    """What a rollout needs of a model: one stochastic step for a batch (ensemble, MDN, wrappers)."""
+
+    def sample(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def rollout_length(schedule: Sequence[int], epoch: int) -> int:
@@ -23,7 +29,7 @@ def rollout_length(schedule: Sequence[int], epoch: int) -> int:
 
 @torch.no_grad()
 def branched_rollout(
-    model: ProbabilisticEnsemble,
+    model: DynamicsModel,
     policy: Callable[[torch.Tensor], torch.Tensor],
     termination_fn: TerminationFn,
     start_obs: torch.Tensor,

@@ -7,7 +7,6 @@ per evaluation (``pop_diagnostics``), never per update.
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from torch.nn import functional as F
 
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.ensemble import EnsembleMLP
+from mbrlbench.components.mlp import mlp
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # softlearning's SCALE_DIAG_MIN_MAX
 
@@ -40,12 +40,8 @@ class TanhGaussianActor(nn.Module):
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int, low: float, high: float) -> None:
         super().__init__()
-        dims = [obs_dim] + [hidden] * layers
-        body: list[nn.Module] = []
-        for a, b in itertools.pairwise(dims):
-            body += [nn.Linear(a, b), nn.ReLU()]
-        self.body = nn.Sequential(*body)
-        self.head = nn.Linear(dims[-1], 2 * act_dim)
+        self.body = mlp(obs_dim, hidden, layers, None, nn.ReLU)
+        self.head = nn.Linear(hidden if layers else obs_dim, 2 * act_dim)
         self.register_buffer("scale", torch.tensor((high - low) / 2.0))
         self.register_buffer("bias", torch.tensor((high + low) / 2.0))
 

@@ -1,0 +1,207 @@
+"""TOM: the dual objective and weights by hand, the mixture density model's likelihood, weighted sampling
+of model minibatches and rollout starts, the discriminator, and exact resume of a tom run."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+from mbrlbench.algorithms import build, resolve, resolve_config
+from mbrlbench.components.buffers import Batch
+from mbrlbench.components.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.mdn import MixtureDensityModel
+from mbrlbench.components.occupancy import DualValue, dual_loss, effective_sample_size, importance_weights
+from mbrlbench.runner.files import TIMING_COLUMNS
+from mbrlbench.runner.run_one import StopFlag, run_one
+from mbrlbench.suite import load_suite
+from mbrlbench.tasks import TASKS
+
+TINY = {
+    "n_initial_exploration_steps": 100,
+    "min_pool_size": 100,
+    "epoch_length": 100,
+    "model_train_freq": 100,
+    "rollout_batch_size": 200,
+    "n_train_repeat": 4,
+    "model_hidden": 16,
+    "model_layers": 2,
+    "model_max_epochs": 2,
+    "mdn_batches_per_epoch": 5,
+    "sac_hidden": 16,
+    "batch_size": 32,
+    "policy_pool_size": 100,
+    "disc_passes": 2,
+    "disc_hidden": 16,
+    "q_steps": 10,
+    "q_hidden": 16,
+    "q_batch_size": 32,
+}
+
+
+def _tom(name: str = "tom", **overrides):
+    base, layer = resolve(name)
+    config = resolve_config(base, "inverted_pendulum", layer, TINY, overrides)
+    torch.manual_seed(0)
+    return build(base, config, TASKS["inverted_pendulum"], torch.device("cpu"), 0)
+
+
+# ---------------------------------------------------------------- dual objective and weights
+def test_dual_loss_and_weights_by_hand():
+    e = torch.tensor([-2.0, 0.0, 1.0])
+    initial = torch.tensor([1.0, 3.0])
+    # chi-square: (1 - 0.9) * mean(1, 3) + mean(f*(e)), f*(x) = x^2/2 + x -> (0 + 0 + 1.5) / 3
+    assert dual_loss(initial, e, 0.9, "chi").item() == pytest.approx(0.2 + 0.5)
+    # KL: log-mean-exp of the residuals
+    expected_kl = 0.2 + math.log((math.exp(-2) + 1 + math.e) / 3)
+    assert dual_loss(initial, e, 0.9, "kl").item() == pytest.approx(expected_kl, rel=1e-6)
+    assert importance_weights(e, "chi").tolist() == [0.0, 1.0, 2.0]  # ReLU(e + 1)
+    assert importance_weights(e, "kl").tolist() == pytest.approx([math.exp(-2), 1.0, math.e])
+    assert effective_sample_size(torch.ones(4)).item() == pytest.approx(1.0)
+    assert effective_sample_size(torch.tensor([1.0, 0, 0, 0])).item() == pytest.approx(0.25)
+
+
+def test_dual_residual_uses_done_and_policy():
+    dual = DualValue(1, 1, gamma=0.5)
+    dual.q = lambda obs, act: (obs + act).squeeze(-1)  # Q(s, a) = s + a, by hand
+    obs, act = torch.tensor([[1.0], [1.0]]), torch.tensor([[2.0], [2.0]])
+    next_obs, reward, done = torch.tensor([[4.0], [4.0]]), torch.tensor([0.5, 0.5]), torch.tensor([0.0, 1.0])
+    e = dual.residual(obs, act, reward, next_obs, done, policy=lambda s: torch.ones_like(s))
+    # 0.5 + 0.5 * (1 - d) * Q(4, 1) - Q(1, 2) = 0.5 + 2.5 (1 - d) - 3
+    assert e.tolist() == pytest.approx([0.0, -2.5])
+
+
+# --------------------------------------------------------------------- mixture density model
+def test_mdn_nll_matches_torch_distributions():
+    torch.manual_seed(0)
+    model = MixtureDensityModel(3, 2, components=4, hidden=8, layers=2)
+    x, y = torch.randn(5, 5), torch.randn(5, 4)
+    mean, var, log_pi = model(x)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(logits=log_pi), torch.distributions.Normal(mean, var.sqrt())
+    )
+    expected = -mixture.log_prob(y).mean(dim=-1)
+    assert torch.allclose(model.nll(mean, var, log_pi, y), expected, atol=1e-5)
+
+
+def test_mdn_samples_follow_the_mixture():
+    torch.manual_seed(0)
+    model = MixtureDensityModel(1, 1, components=2, hidden=4, layers=1)
+    with torch.no_grad():  # a fixed bimodal output: components at -3 and +3 with weights 0.25 / 0.75
+        model.head.weight.zero_()
+        bias = torch.zeros(3, 2, 2)
+        bias[0, :, :] = torch.tensor([-3.0, 3.0])
+        bias[1, :, :] = -10.0  # tiny variance
+        bias[2, :, :] = torch.log(torch.tensor([0.25, 0.75]))
+        model.head.bias.copy_(bias.flatten())
+        model.noise.fill_(-20.0)
+    next_obs, reward = model.sample(torch.zeros(20_000, 1), torch.zeros(20_000, 1))
+    assert (reward > 0).float().mean().item() == pytest.approx(0.75, abs=0.02)
+    assert reward.abs().sub(3).abs().max().item() < 0.1
+    assert (next_obs > 0).float().mean().item() == pytest.approx(0.75, abs=0.02)
+
+
+@pytest.mark.parametrize("mode", ["sample", "loss"])
+def test_weighted_fit_fits_the_weighted_rows(mode):
+    """Same inputs, targets +1 on half the rows and -1 on the other: weights on the +1 half pull the
+    prediction there, for the MDN and for the ensemble."""
+    torch.manual_seed(0)
+    n = 2000
+    inputs = torch.randn(n, 3)
+    targets = torch.where(torch.arange(n)[:, None] % 2 == 0, 1.0, -1.0).expand(n, 3).clone()
+    weights = (torch.arange(n) % 2 == 0).float() * 10 + 0.01
+    mdn = MixtureDensityModel(2, 1, components=2, hidden=32, layers=2)
+    mdn.fit(inputs, targets, weights=weights, weight_mode=mode, batches_per_epoch=50, max_epochs=5)
+    mean, _, log_pi = mdn(mdn.input_norm(inputs[:200]))
+    predicted = mdn.mixture_mean(mean, log_pi) * mdn.target_norm.std + mdn.target_norm.mean
+    assert predicted.mean().item() > 0.6
+    ensemble = ProbabilisticEnsemble(2, 1, members=2, elites=1, hidden=32, layers=2, weight_decays=[0, 0, 0])
+    ensemble.fit(inputs, targets, weights=weights, weight_mode=mode, max_epochs=30, patience=100)
+    mean, _ = ensemble(inputs[:200])
+    assert mean.mean().item() > 0.6
+
+
+# ----------------------------------------------------------- weighted sampling inside the algorithm
+def test_rollout_starts_follow_the_weights():
+    """TOM's rollout start states are drawn from the buffer with probability proportional to the weights:
+    a chi-square goodness-of-fit test on the counts of each buffer row, whose obs are made unique."""
+    algo = _tom(rollout_batch_size=20_000)
+    n = 50
+    for i in range(n):
+        algo.env_buffer.add(np.full(4, float(i)), np.zeros(1), 0.0, np.zeros(4), 0.0)
+    weights = torch.arange(1, n + 1, dtype=torch.float32)  # row i (oldest first) has weight i + 1
+    algo.occupancy_weights = lambda data: weights
+    captured = {}
+    algo.rollout = lambda epoch, start, fit: captured.setdefault("start", start)
+    algo.fit_model = lambda data, w=None: None
+    algo.train_model_and_rollout(epoch=0)
+    counts = np.bincount(captured["start"][:, 0].long().numpy(), minlength=n)
+    expected = weights.numpy() / weights.sum().item() * counts.sum()
+    assert stats.chisquare(counts, expected).pvalue > 1e-3
+    uniform = np.full(n, counts.sum() / n)
+    assert stats.chisquare(counts, uniform).pvalue < 1e-6  # and clearly not uniform
+
+
+def test_discriminator_separates_different_and_not_equal_distributions():
+    algo = _tom(disc_passes=150, disc_hidden=64)
+    torch.manual_seed(1)
+
+    def batch(shift: float, n: int) -> Batch:
+        obs = torch.randn(n, 4) + shift
+        return Batch(obs, torch.randn(n, 1), torch.zeros(n), obs + 0.1 * torch.randn(n, 4), torch.zeros(n))
+
+    recent, buffer = batch(2.0, 256), batch(-2.0, 2048)
+    logits = algo.train_discriminator(recent, buffer)
+    assert algo.last["tom/disc_acc"] > 0.9
+    assert logits.mean().item() < 0  # the buffer rows look unlike the recent ones
+    recent, buffer = batch(0.0, 256), batch(0.0, 2048)
+    logits = algo.train_discriminator(recent, buffer)
+    assert algo.last["tom/disc_acc"] < 0.65
+    # labels (1, 0.1) on equal distributions: the optimum is sigma = 0.55, logit log(0.55 / 0.45) = 0.2
+    assert logits.mean().item() == pytest.approx(math.log(0.55 / 0.45), abs=0.25)
+
+
+def test_uniform_variant_skips_the_learned_weights():
+    algo = _tom("tom_uniform")
+    assert "tom/disc_acc" not in algo.diagnostic_keys and "tom/q_loss" not in algo.diagnostic_keys
+    out = algo.train(300)
+    assert out["tom/weight_ess"] == 1.0 and out["model/fits"] >= 2
+    assert algo.disc is None
+
+
+def test_tom_weights_favour_recent_transitions():
+    """On a short run the learned weights are not uniform: ESS below 1, diagnostics finite."""
+    algo = _tom()
+    out = algo.train(500)
+    for key in algo.diagnostic_keys:
+        assert math.isfinite(out[key]), key
+    assert out["tom/weight_ess"] < 1.0
+    assert out["sac/updates"] == pytest.approx(4 * math.ceil(400 / 4))  # 4 updates every 4th step
+
+
+# ------------------------------------------------------------------------------------ resume
+def test_tom_stopped_then_resumed_equals_unbroken(tmp_path):
+    overrides = ", ".join(f"{k}: {v}" for k, v in TINY.items())
+    (tmp_path / "suite.yaml").write_text(
+        "name: micro_tom\ntasks: [inverted_pendulum]\nalgorithms: [tom]\nseeds: [3]\nenv_steps: 500\n"
+        "eval: {every: 100, episodes: 2}\ndevice: cpu\ncheckpoint_every: 1\n"
+        f"overrides:\n  tom:\n    all: {{{overrides}}}\n"
+    )
+    spec = load_suite(tmp_path / "suite.yaml").runs[0]
+    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
+    stop = StopFlag()
+    broken = tmp_path / "broken"
+
+    def stop_at_300(progress):
+        if progress.env_step >= 300:
+            stop.set("test")
+
+    assert run_one(spec, broken, threads=1, stop=stop, progress=stop_at_300) == "interrupted"
+    assert run_one(spec, broken, threads=1) == "completed"
+
+    def csv(root):
+        return pd.read_csv(spec.run_dir(root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
+
+    pd.testing.assert_frame_equal(csv(broken), csv(tmp_path / "unbroken"))
