@@ -58,7 +58,7 @@ def bench(algorithm: str, task_name: str, steps: int, device: torch.device) -> d
     base, layer = algorithms.resolve(algorithm)
     config = algorithms.resolve_config(base, task_name, layer)
     algo = algorithms.build(base, config, get_task(task_name), device, seed=0)
-    algo.train(config.n_initial_exploration_steps)  # warm-up, not timed
+    algo.train(max(config.n_initial_exploration_steps, config.min_pool_size))  # warm-up, not timed
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     timer = PhaseTimer(device)
