@@ -268,6 +268,15 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
             config = resolve_config(base, task_name, layer, all_scope, task_scope)
         except ValidationError as err:
             raise _config_error(err, ("overrides", algo_name, task_name), entry.config_cls) from None
+
+        def excluded(seed: int, task_name: str = task_name, algo_name: str = algo_name) -> bool:
+            return any(
+                (ex.task in (None, task_name)) and (ex.algorithm in (None, algo_name)) and (ex.seed in (None, seed))
+                for ex in sf.exclude
+            )
+
+        if all(excluded(seed) for seed in seeds):
+            continue  # an excluded cell needs no budget
         if sf.env_steps == "paper":
             budget = entry.paper_env_steps.get(TASK_BASE.get(task_name, task_name))
             if budget is None:
@@ -277,10 +286,7 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
         else:
             budget = sf.env_steps
         for seed in seeds:
-            if any(
-                (ex.task in (None, task_name)) and (ex.algorithm in (None, algo_name)) and (ex.seed in (None, seed))
-                for ex in sf.exclude
-            ):
+            if excluded(seed):
                 continue
             runs.append(
                 RunSpec(

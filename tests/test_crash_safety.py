@@ -22,8 +22,14 @@ KILLS = 10
 
 def _start(suite_file: Path, out: Path, env: dict | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "mbrlbench.cli", "run", str(suite_file), "--out", str(out), "--threads-per-run", "1"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, **(env or {})})
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def _check_against_reference(suite_file: Path, out: Path, reference: Path) -> None:

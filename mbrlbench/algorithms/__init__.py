@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from mbrlbench.algorithms import mbpo, mnm, sac, tom
+from mbrlbench.algorithms import mbmpo, mbpo, mg, mnm, sac, tom, trpo
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig
 from mbrlbench.tasks import TASK_BASE, TaskSpec
 
@@ -77,7 +77,50 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         "Transition occupancy matching: MBPO with a policy-weighted model fit (Ma et al. 2023)",
     ),
 }
+ALGORITHMS["mbmpo"] = AlgorithmEntry(
+    "mbmpo",
+    mbmpo.MBMPO,
+    mbmpo.MBMPOConfig,
+    mbmpo.PRESETS,
+    mbmpo.PAPER_ENV_STEPS,
+    mbmpo.deviations,
+    mbmpo.SOURCE,
+    "Model-based meta-policy optimization: TRPO through a MAML step over a model ensemble (Clavera et al. 2018)",
+)
+ALGORITHMS["trpo"] = AlgorithmEntry(
+    "trpo",
+    trpo.TRPO,
+    trpo.TRPOConfig,
+    trpo.PRESETS,
+    trpo.PAPER_ENV_STEPS,
+    trpo.deviations,
+    trpo.SOURCE,
+    "Model-free TRPO with MB-MPO's policy class (the MB-MPO paper's baseline)",
+)
+ALGORITHMS["mg"] = AlgorithmEntry(
+    "mg",
+    mg.MG,
+    mg.MGConfig,
+    mg.PRESETS,
+    mg.PAPER_ENV_STEPS,
+    mg.deviations,
+    mg.SOURCE,
+    "Model Gradient: model trained to match real policy gradients, PPO/TRPO backbone (Jia et al. 2024)",
+)
 VARIANTS: dict[str, Variant] = {
+    "me_trpo": Variant(
+        "me_trpo",
+        "mbmpo",
+        {"meta_learning": False},
+        "ME-TRPO (Kurutach et al. 2018): the same ensemble and loop, TRPO on imagined data, no meta step",
+    ),
+    "ppo": Variant("ppo", "trpo", {"optimizer": "ppo"}, "Model-free PPO with MB-MPO's policy class"),
+    "mg_mle": Variant(
+        "mg_mle",
+        "mg",
+        {"model_objective": "mle"},
+        "MG's baseline: the same loop and PPO backbone with a maximum-likelihood model (paper: 'traditional MBRL')",
+    ),
     "tom_uniform": Variant(
         "tom_uniform",
         "tom",

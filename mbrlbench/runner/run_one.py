@@ -331,7 +331,8 @@ def run_one(  # noqa: C901 - the run's life in one readable function
 
                 algo.should_stop = lambda: report_progress() or bool(stop) or time_for_checkpoint()
                 while algo.env_steps < spec.env_steps:
-                    until = min((rows + 1) * spec.eval_every, spec.env_steps)
+                    # the next eval point after the current step (iteration-based algorithms may overshoot)
+                    until = min((algo.env_steps // spec.eval_every + 1) * spec.eval_every, spec.env_steps)
                     diagnostics = algo.train(until)
                     if algo.env_steps < until:  # stopped early at a safe point
                         checkpoint()

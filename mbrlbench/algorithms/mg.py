@@ -1,0 +1,654 @@
+"""MG: Model Gradient (Jia, Zhang, Xu, Pang, Zhang, Yu, Frontiers of Computer Science 18(4):184339, 2024;
+doi 10.1007/s11704-023-3150-5).
+
+Only the abstract is public: model learning and policy learning share one objective (the real return), which
+makes the model's target "the policy gradient computed on model data is similar to the policy gradient
+computed on real data"; the model's update is derived from that target and combined with an on-policy
+policy-gradient method. Everything else is our interpretation, each choice a config field
+(docs/algorithms/mg.md). The closest published relative is PAML (Abachi et al. 2020, arXiv 2003.00030),
+whose model loss is the squared L2 distance between the two gradients (``model_loss="l2"``).
+
+One iteration per ``batch_steps`` real env steps (collected one step at a time, so ``train(until)`` stops
+exactly at ``until`` and a checkpoint may fall inside a batch):
+  1. real data from the stochastic policy; GAE advantages with the value network;
+  2. ``g_real`` = the gradient over the policy's parameters of the policy-gradient surrogate on real data;
+  3. ``model_steps`` model steps, each: ``model_rollouts`` reparameterized rollouts of ``model_horizon``
+     steps from real start states; ``g_model(phi)`` = the same gradient on them, kept differentiable in the
+     model's parameters (``create_graph``); loss = 1 - cos(g_model, g_real) (or ||g_model - g_real||^2)
+     + ``beta`` x the ensemble's NLL on real data. ``model_objective="mle"`` (variant ``mg_mle``) uses the
+     NLL alone in the same loop;
+  4. ``policy_rollouts`` fresh model rollouts with the updated model; PPO (or TRPO) on a
+     ``model_data_ratio``-weighted mix of model and real data; the value network on real returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+from torch.func import functional_call
+
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
+from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.mlp import mlp
+from mbrlbench.components.policy_gradient import (
+    GaussianMLPPolicy,
+    flat,
+    gaussian_kl,
+    masked_mean,
+    ppo_loss,
+    trpo_step,
+    vpg_loss,
+)
+from mbrlbench.tasks import TaskSpec, action_bounds
+
+SOURCE = (
+    "doi 10.1007/s11704-023-3150-5 (abstract only; no public code): interpretation; L2 form from PAML "
+    "(arXiv 2003.00030); PPO settings from openai/baselines ppo2 defaults.mujoco()"
+)
+
+Params = dict[str, torch.Tensor]
+
+
+class MGConfig(AlgorithmConfig):
+    """MG hyperparameters. Tags: [paper-abs] the abstract; [ppo] openai/baselines ppo2 ``defaults.mujoco()``
+    (Schulman et al. 2017); [mbpo] MBPO's ensemble; "ours" an uncertain choice of this implementation."""
+
+    # The model objective.
+    model_objective: Literal["mg", "mle"] = Field(
+        "mg", description="mg: gradient matching + beta*NLL [paper-abs]; mle: NLL only (variant mg_mle, baseline)."
+    )
+    model_loss: Literal["cosine", "l2"] = Field(
+        "cosine", description="Gradient distance: 1 - cos (ours, scale-free) or squared L2 (PAML's form)."
+    )
+    beta: float = Field(1.0, ge=0, description="Weight of the NLL on real data in the mg loss; ours.")
+    model_steps: int = Field(
+        100, ge=1, description="Model Adam steps per iteration, same for mg and mle (each with the NLL); ours."
+    )
+    mg_steps: int = Field(
+        10, ge=0, description="The last mg_steps of them add the gradient-matching loss (mg only); ours."
+    )
+    mle_batch_size: int = Field(256, ge=1, description="Real rows per member per NLL term (bootstrap draws); ours.")
+    model_rollouts: int = Field(256, ge=1, description="Model rollouts per g_model estimate; ours.")
+    model_horizon: int = Field(10, ge=1, description="Steps of each model rollout for g_model; ours.")
+    start_states: Literal["batch", "buffer"] = Field(
+        "batch", description="Model rollouts start from this iteration's real states (on-policy) or all; ours."
+    )
+    grad_advantage: Literal["gae", "return"] = Field(
+        "gae",
+        description="Advantage inside g_real and g_model: GAE with the value baseline, or the discounted return "
+        "(value used only to bootstrap at the horizon); ours.",
+    )
+    normalize_advantages: bool = Field(
+        True, description="Center and scale advantages per data source (g's and policy update) [ppo]."
+    )
+    model_grad_clip: float | None = Field(
+        10.0, gt=0, description="Clip of the model gradient's norm per step (second-order terms can spike); ours."
+    )
+    # The model: MBPO's probabilistic ensemble, trained by gradient steps (not MBPO's early-stopped fit).
+    ensemble_size: int = Field(5, ge=1, description="Ensemble members; ours (MBPO: 7).")
+    num_elites: int = Field(5, ge=1, description="Members used in rollouts, by holdout MSE; ours (MBPO: 5).")
+    model_hidden: int = Field(200, ge=1, description="Units per hidden layer of the model [mbpo].")
+    model_layers: int = Field(4, ge=1, description="Hidden layers of the model, swish [mbpo].")
+    model_lr: float = Field(1e-3, gt=0, description="Model Adam lr [mbpo].")
+    model_weight_decays: list[float] | None = Field(
+        None, description="L2 per layer; None = MBPO's ramp 2.5e-5 .. 1e-4 [mbpo]."
+    )
+    holdout_ratio: float = Field(0.1, ge=0, lt=1, description="Share of real transitions held out (striding); ours.")
+    max_holdout: int = Field(5000, ge=1, description="Newest held-out transitions kept [mbpo bnn.py cap].")
+    replay_size: int = Field(1_000_000, ge=1, description="Real transitions kept for the NLL (FIFO); ours.")
+    # The policy update.
+    backbone: Literal["ppo", "trpo"] = Field("ppo", description="Policy-gradient method [paper-abs: 'PG-based'].")
+    batch_steps: int = Field(2048, ge=2, description="Real env steps per iteration [ppo nsteps].")
+    policy_rollouts: int = Field(512, ge=0, description="Model rollouts for the policy update; ours.")
+    policy_horizon: int | None = Field(None, ge=1, description="Their length; None = model_horizon; ours.")
+    model_data_ratio: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Weight of the model-data loss in the policy update; 1 - it weighs the real data; ours.",
+    )
+    gamma: float = Field(0.99, gt=0, le=1, description="Discount [ppo].")
+    gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda [ppo].")
+    policy_hidden: int = Field(64, ge=1, description="Policy units per tanh hidden layer [ppo mlp 64x64].")
+    policy_layers: int = Field(2, ge=1, description="Policy hidden layers [ppo].")
+    init_std: float = Field(1.0, gt=0, description="Initial action std (log-std 0) [ppo].")
+    value_hidden: int = Field(64, ge=1, description="Value-network units per tanh layer [ppo value_network='copy'].")
+    value_layers: int = Field(2, ge=1, description="Value-network hidden layers [ppo].")
+    value_lr: float = Field(3e-4, gt=0, description="Value Adam lr [ppo lr].")
+    value_on_model_data: bool = Field(False, description="Also fit the value to model returns; ours (real only).")
+    policy_lr: float = Field(3e-4, gt=0, description="PPO Adam lr, constant (baselines anneals it) [ppo].")
+    ppo_epochs: int = Field(10, ge=1, description="Epochs per iteration (policy and value) [ppo noptepochs].")
+    ppo_minibatches: int = Field(32, ge=1, description="Minibatches per epoch [ppo nminibatches].")
+    ppo_clip: float = Field(0.2, gt=0, description="Clip range [ppo cliprange].")
+    max_grad_norm: float = Field(0.5, gt=0, description="Gradient-norm clip of policy and value steps [ppo].")
+    trpo_max_kl: float = Field(0.01, gt=0, description="TRPO trust region [baselines trpo_mpi max_kl].")
+    trpo_cg_iters: int = Field(10, ge=1, description="Conjugate-gradient iterations [baselines trpo_mpi].")
+    trpo_damping: float = Field(0.1, ge=0, description="Fisher damping [baselines trpo_mpi cg_damping].")
+
+    @model_validator(mode="after")
+    def _check(self) -> MGConfig:
+        if self.num_elites > self.ensemble_size:
+            raise ValueError(f"num_elites ({self.num_elites}) exceeds ensemble_size ({self.ensemble_size})")
+        if self.model_weight_decays is not None and len(self.model_weight_decays) != self.model_layers + 1:
+            raise ValueError(f"model_weight_decays needs model_layers + 1 = {self.model_layers + 1} values")
+        if self.mg_steps > self.model_steps:
+            raise ValueError(f"mg_steps ({self.mg_steps}) exceeds model_steps ({self.model_steps})")
+        if self.model_data_ratio > 0 and self.policy_rollouts == 0:
+            raise ValueError("model_data_ratio > 0 needs policy_rollouts > 0")
+        return self
+
+    def weight_decays(self) -> list[float]:
+        if self.model_weight_decays is not None:
+            return list(self.model_weight_decays)
+        step = (1e-4 - 2.5e-5) / self.model_layers  # MBPO's ramp; for 4 layers close to (2.5, 5, 7.5, 7.5, 10)e-5
+        return [2.5e-5 + i * step for i in range(self.model_layers + 1)]
+
+
+# InvertedPendulum (our CPU check, not in any paper): smaller batches and a smaller model, so a CPU run learns
+# in minutes; the real batch divides the suites' eval intervals.
+PRESETS: dict[str, dict[str, Any]] = {
+    "inverted_pendulum": {
+        "batch_steps": 1000,
+        "model_hidden": 64,
+        "model_layers": 2,
+        "model_rollouts": 128,
+        "policy_rollouts": 256,
+        "ppo_minibatches": 16,
+    },
+}
+# The MG paper's budgets are unknown; MBPO's budgets for the same tasks keep the suites comparable.
+PAPER_ENV_STEPS = {"hopper": 125_000, "walker2d": 300_000, "halfcheetah": 400_000, "ant": 300_000, "humanoid": 300_000}
+
+
+def deviations(task: str, config: MGConfig) -> list[str]:
+    """How a run differs from the paper (whose settings are unknown beyond the abstract)."""
+    out = [
+        "only the abstract is public: loss, backbone and settings are an interpretation (docs/algorithms/mg.md)",
+        "env-step budget: MBPO's for the task (the MG paper's budgets are unknown)",
+        "gymnasium v5 env on MuJoCo 3.3",
+        "PPO without observation normalization and with a constant lr (baselines: VecNormalize, annealed lr)",
+    ]
+    if task == "inverted_pendulum":
+        out.append("InvertedPendulum is not in the paper (CPU check task)")
+    if config.model_objective == "mle":
+        out.append("model trained by maximum likelihood only (the paper's 'traditional MBRL' baseline)")
+    return out
+
+
+# ----------------------------------------------------------------------------------------- the math
+def flat_grad(loss: torch.Tensor, params: list[torch.Tensor], create_graph: bool = False) -> torch.Tensor:
+    """``d loss / d params`` as one flat vector; with ``create_graph`` it stays differentiable (in the model)."""
+    return flat(torch.autograd.grad(loss, params, create_graph=create_graph, retain_graph=create_graph))
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    return (a @ b) / (a.norm() * b.norm()).clamp_min(eps)
+
+
+def matching_loss(g_model: torch.Tensor, g_real: torch.Tensor, kind: str) -> torch.Tensor:
+    """1 - cos(g_model, g_real) or PAML's ||g_model - g_real||^2; ``g_real`` is a constant target."""
+    g_real = g_real.detach()
+    if kind == "cosine":
+        return 1.0 - cosine(g_model, g_real)
+    return ((g_model - g_real) ** 2).sum()
+
+
+def gae_bootstrapped(
+    rew: torch.Tensor,
+    value: torch.Tensor,
+    next_value: torch.Tensor,
+    terminal: torch.Tensor,
+    cont: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
+    """GAE along the last axis with explicit bootstraps: ``delta_t = r_t + gamma (1 - terminal_t) V(s'_t) -
+    V(s_t)``, ``A_t = delta_t + gamma lam cont_t A_{t+1}`` (``cont_t`` = 1 while step t+1 continues the same
+    trajectory). Truncations (time limit, batch end, model horizon) bootstrap with ``V(s'_t)``; differentiable."""
+    delta = rew + gamma * (1.0 - terminal) * next_value - value
+    out, running = [], torch.zeros_like(delta[..., 0])
+    for t in range(delta.shape[-1] - 1, -1, -1):
+        running = delta[..., t] + gamma * lam * cont[..., t] * running
+        out.append(running)
+    return torch.stack(out[::-1], dim=-1)
+
+
+def normalize(adv: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit std over the valid steps (differentiable: the model's g keeps its dependence)."""
+    mean = masked_mean(adv, valid)
+    std = masked_mean((adv - mean) ** 2, valid).sqrt()
+    return (adv - mean) / (std + 1e-8) * valid
+
+
+def detached(params: Params) -> Params:
+    return {k: v.detach() for k, v in params.items()}
+
+
+def imagine(
+    step_fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    policy: GaussianMLPPolicy,
+    start: torch.Tensor,
+    horizon: int,
+    termination_fn: Callable[[torch.Tensor], torch.Tensor],
+    low: float,
+    high: float,
+) -> dict[str, torch.Tensor]:
+    """All rollouts step together (one model call per time step). Actions are reparameterized through the
+    state with the policy's parameters frozen (``a = mu(s) + std * eps``), so the trajectory is differentiable
+    in the model but not in the policy, as the score-function gradient needs. A trajectory's state is frozen
+    after it terminates (no garbage that could overflow). Returns ``obs [B, H+1, D]`` (the last entry is the
+    bootstrap state), ``act`` (raw, before clipping), ``rew``, ``done``, ``valid`` ``[B, H]``."""
+    frozen = detached(policy.params())
+    obs = start
+    alive = torch.ones(start.shape[0], device=start.device, dtype=start.dtype)
+    traj: dict[str, list[torch.Tensor]] = {"obs": [], "act": [], "rew": [], "done": [], "valid": []}
+    for _ in range(horizon):
+        mean, log_std = policy.dist(obs, frozen)
+        act = mean + torch.randn_like(mean) * log_std.exp()
+        next_obs, rew = step_fn(obs, act.clamp(low, high))
+        done = termination_fn(next_obs).to(start.dtype)
+        for key, value in (("obs", obs), ("act", act), ("rew", rew), ("done", done), ("valid", alive)):
+            traj[key].append(value)
+        alive = alive * (1.0 - done)
+        obs = torch.where(alive[:, None] > 0, next_obs, obs)
+    traj["obs"].append(obs)
+    return {k: torch.stack(v, dim=1) for k, v in traj.items()}
+
+
+def trajectory_advantages(
+    traj: dict[str, torch.Tensor],
+    value_fn: Callable[[torch.Tensor], torch.Tensor],
+    gamma: float,
+    lam: float,
+    kind: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(advantages, returns) ``[B, H]`` of imagined trajectories: model rewards, GAE with ``value_fn``
+    (bootstrap at the horizon); ``kind="return"``: the bootstrapped discounted return instead of GAE."""
+    values = value_fn(traj["obs"])  # [B, H+1]
+    done, valid = traj["done"], traj["valid"]
+    rew = traj["rew"] * valid
+    adv = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], done, 1.0 - done, gamma, lam) * valid
+    full = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], done, 1.0 - done, gamma, 1.0) * valid
+    returns = full + values[:, :-1] * valid
+    return (adv if kind == "gae" else returns), returns
+
+
+def pg_surrogate(
+    policy: GaussianMLPPolicy, obs: torch.Tensor, act: torch.Tensor, adv: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    """The policy-gradient surrogate ``-E[log pi(a|s) A]`` (its gradient equals PPO's and TRPO's at the
+    current parameters, where the ratio is 1)."""
+    return vpg_loss(policy.log_prob(obs, act), adv, valid)
+
+
+# ------------------------------------------------------------------------------------- the algorithm
+class MG(Algorithm):
+    fidelity: ClassVar = "interpretation"
+
+    def __init__(self, config: MGConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
+        c = config
+        self.config, self.task, self.device = config, task, device
+        self.diagnostic_keys = (
+            "mg/grad_cosine_before",
+            "mg/grad_cosine_after",
+            "mg/grad_cosine_real_split",
+            "mg/grad_norm_real",
+            "mg/grad_norm_model",
+            "mg/iterations",
+            "model/loss",
+            "model/nll",
+            "model/val_loss",
+            "model/fits",
+            "rollout/survival",
+            "policy/updates",
+            "policy/kl",
+            "policy/std",
+            "policy/value_loss",
+            *(["policy/clip_frac"] if c.backbone == "ppo" else []),
+        )
+        self.env = TrainingEnv(task.make_env(), seed)
+        self.obs_dim = self.env.env.observation_space.shape[0]
+        self.act_dim = self.env.env.action_space.shape[0]
+        self.low, self.high = action_bounds(self.env.env)
+        self.termination_fn = task.termination_fn
+        self.policy = GaussianMLPPolicy(self.obs_dim, self.act_dim, c.policy_hidden, c.policy_layers, c.init_std)
+        self.policy.to(device)
+        self.value = mlp(self.obs_dim, c.value_hidden, c.value_layers, 1, nn.Tanh).to(device)
+        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=c.policy_lr, eps=1e-5)
+        self.value_opt = torch.optim.Adam(self.value.parameters(), lr=c.value_lr, eps=1e-5)
+        self.model = ProbabilisticEnsemble(
+            self.obs_dim,
+            self.act_dim,
+            members=c.ensemble_size,
+            elites=c.num_elites,
+            hidden=c.model_hidden,
+            layers=c.model_layers,
+            weight_decays=c.weight_decays(),
+            lr=c.model_lr,
+        ).to(device)
+        self.train_buffer = ReplayBuffer(c.replay_size, self.obs_dim, self.act_dim, device)
+        self.holdout_buffer = ReplayBuffer(c.max_holdout, self.obs_dim, self.act_dim, device)
+        self.transitions = 0  # real transitions handed to the model data (decides the holdout stride)
+        n = c.batch_steps
+        self.batch = {
+            "obs": np.zeros((n, self.obs_dim), np.float32),
+            "act": np.zeros((n, self.act_dim), np.float32),  # raw Gaussian sample (the env gets it clipped)
+            "rew": np.zeros(n, np.float32),
+            "next_obs": np.zeros((n, self.obs_dim), np.float32),
+            "terminal": np.zeros(n, np.float32),
+            "ended": np.zeros(n, np.float32),  # terminated or truncated: the next row is a new episode
+        }
+        self.batch_count = 0
+        self.env_steps = 0
+        self.last: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys}
+        self.last.update({"mg/iterations": 0.0, "model/fits": 0.0, "policy/updates": 0.0})
+
+    # ------------------------------------------------------------------ acting
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        return self.policy.act(obs_t, deterministic).clamp(self.low, self.high).cpu().numpy()
+
+    def pop_train_return(self) -> float:
+        return self.env.pop_train_return()
+
+    def value_fn(self, obs: torch.Tensor, params: Params | None = None) -> torch.Tensor:
+        if params is None:
+            return self.value(obs).squeeze(-1)
+        return functional_call(self.value, params, (obs,)).squeeze(-1)
+
+    def env_step(self) -> None:
+        obs_t = torch.as_tensor(self.env.obs, dtype=torch.float32, device=self.device)[None]
+        raw = self.policy.act(obs_t, deterministic=False)[0]
+        obs, next_obs, reward, terminated = self.env.step(raw.clamp(self.low, self.high).cpu().numpy())
+        i, b = self.batch_count, self.batch
+        b["obs"][i], b["act"][i], b["rew"][i], b["next_obs"][i] = obs, raw.cpu().numpy(), reward, next_obs
+        b["terminal"][i], b["ended"][i] = terminated, float(self.env.episode_length == 0)
+        self.batch_count += 1
+        self.env_steps += 1
+
+    # ------------------------------------------------------------------ training
+    def train(self, until: int) -> dict[str, float]:
+        while self.env_steps < until and not self.should_stop():
+            self.env_step()
+            if self.batch_count == self.config.batch_steps:
+                self.iteration()
+                self.batch_count = 0
+        if self.env_steps < until:
+            return {}  # stopped early for a checkpoint
+        return dict(self.last)
+
+    def real_batch(self) -> dict[str, torch.Tensor]:
+        """This iteration's real data as tensors, with GAE advantages and returns (flat stream, bootstrapped
+        at time limits and at the batch end)."""
+        c = self.config
+        t = {k: torch.as_tensor(v, device=self.device) for k, v in self.batch.items()}
+        cont = 1.0 - t["ended"]
+        cont[-1] = 0.0
+        with torch.no_grad():
+            value, next_value = self.value_fn(t["obs"]), self.value_fn(t["next_obs"])
+            gae = gae_bootstrapped(t["rew"], value, next_value, t["terminal"], cont, c.gamma, c.gae_lambda)
+            full = gae_bootstrapped(t["rew"], value, next_value, t["terminal"], cont, c.gamma, 1.0)
+        t["adv"], t["returns"] = gae, gae + value
+        t["grad_adv"] = gae if c.grad_advantage == "gae" else full + value
+        t["valid"] = torch.ones_like(t["rew"])
+        return t
+
+    def policy_grad(self, obs, act, adv, valid, create_graph: bool = False) -> torch.Tensor:
+        if self.config.normalize_advantages:
+            adv = normalize(adv, valid)
+        loss = pg_surrogate(self.policy, obs, act, adv, valid)
+        return flat_grad(loss, list(self.policy.parameters()), create_graph)
+
+    def model_grad(self, start: torch.Tensor, create_graph: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """g_model: the policy gradient on reparameterized model rollouts from ``start``; with ``create_graph``
+        a differentiable function of the model's parameters."""
+        c = self.config
+        traj = imagine(
+            self.model.rsample, self.policy, start, c.model_horizon, self.termination_fn, self.low, self.high
+        )
+        frozen_value = detached(dict(self.value.named_parameters()))
+        adv, _ = trajectory_advantages(
+            traj, lambda o: self.value_fn(o, frozen_value), c.gamma, c.gae_lambda, c.grad_advantage
+        )
+        g = self.policy_grad(traj["obs"][:, :-1], traj["act"], adv, traj["valid"], create_graph)
+        return g, traj
+
+    def starts(self, real: dict[str, torch.Tensor], n: int) -> torch.Tensor:
+        if self.config.start_states == "batch":
+            return real["obs"][torch.randint(real["obs"].shape[0], (n,), device=self.device)]
+        return self.train_buffer.sample(n).obs
+
+    def iteration(self) -> None:
+        real = self.real_batch()
+        self.add_model_data(real)
+        # g_real, and the split-half check of how noisy that target is.
+        g_real = self.policy_grad(real["obs"], real["act"], real["grad_adv"], real["valid"])
+        half = real["obs"].shape[0] // 2
+        g_a, g_b = (
+            self.policy_grad(real["obs"][s], real["act"][s], real["grad_adv"][s], real["valid"][s])
+            for s in (slice(0, half), slice(half, None))
+        )
+        diag = {
+            "mg/grad_norm_real": float(g_real.norm()),
+            "mg/grad_cosine_real_split": float(cosine(g_a, g_b)),
+        }
+        diag.update(self.model_update(real, g_real))
+        diag.update(self.policy_update(real))
+        self.last.update(diag)
+        self.last["mg/iterations"] += 1
+
+    # ------------------------------------------------------------------ the model
+    def add_model_data(self, real: dict[str, torch.Tensor]) -> None:
+        """Every real transition goes to the NLL pool or, by a fixed stride (no RNG), to the holdout."""
+        n, r = real["obs"].shape[0], self.config.holdout_ratio
+        index = torch.arange(self.transitions, self.transitions + n, dtype=torch.float64)
+        hold = torch.floor((index + 1) * r) > torch.floor(index * r)
+        act = real["act"].clamp(self.low, self.high)  # what the env received
+        for buffer, mask in ((self.train_buffer, ~hold), (self.holdout_buffer, hold)):
+            m = mask.to(self.device)
+            buffer.add(real["obs"][m], act[m], real["rew"][m], real["next_obs"][m], real["terminal"][m])
+        self.transitions += n
+
+    def nll(self) -> torch.Tensor:
+        """The ensemble's own training loss on ``mle_batch_size`` real rows per member (each its own draw)."""
+        c, data = self.config, self.train_buffer
+        idx = torch.randint(len(data), (c.ensemble_size, c.mle_batch_size), device=self.device)
+        batch = data.gather((idx + (data.ptr - data.size)) % data.capacity)
+        inputs = torch.cat([batch.obs, batch.act], dim=-1)
+        targets = torch.cat([batch.rew[..., None], batch.next_obs - batch.obs], dim=-1)
+        return self.model.nll_loss(inputs, targets)
+
+    def model_update(self, real: dict[str, torch.Tensor], g_real: torch.Tensor) -> dict[str, float]:
+        c = self.config
+        data = self.train_buffer.all()
+        self.model.normalizer.fit(torch.cat([data.obs, data.act], dim=-1))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        out: dict[str, float] = {}
+        first_mg = c.model_steps - c.mg_steps  # NLL-only steps first, then the gradient-matching steps
+        loss_sum = nll_sum = torch.zeros((), device=self.device)
+        for step in range(c.model_steps):
+            nll = self.nll()
+            loss = nll
+            matching = c.model_objective == "mg" and step >= first_mg
+            if matching:
+                g_model, _ = self.model_grad(self.starts(real, c.model_rollouts), create_graph=True)
+                loss = matching_loss(g_model, g_real, c.model_loss) + c.beta * nll
+            elif step == first_mg:  # mle: the same diagnostic at the same point, first order only
+                g_model, _ = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
+            if step == first_mg:
+                out["mg/grad_cosine_before"] = float(cosine(g_model.detach(), g_real))
+                out["mg/grad_norm_model"] = float(g_model.detach().norm())
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            for p, g in zip(params, grads, strict=True):
+                p.grad = None if g is None else g.detach()
+            if c.model_grad_clip is not None:
+                nn.utils.clip_grad_norm_(params, c.model_grad_clip)
+            self.model.optimizer.step()
+            loss_sum, nll_sum = loss_sum + loss.detach(), nll_sum + nll.detach()
+        self.model.optimizer.zero_grad(set_to_none=True)
+        if first_mg == c.model_steps:  # no matching steps: "before" = after the NLL steps
+            g_model, _ = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
+            out["mg/grad_cosine_before"] = float(cosine(g_model, g_real))
+            out["mg/grad_norm_model"] = float(g_model.norm())
+        g_after, _ = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
+        out["mg/grad_cosine_after"] = float(cosine(g_after, g_real))
+        hold = self.holdout_buffer.all()
+        with torch.no_grad():
+            mse = self.model.mse_per_member(
+                torch.cat([hold.obs, hold.act], dim=-1),
+                torch.cat([hold.rew[:, None], hold.next_obs - hold.obs], dim=-1),
+            )
+            self.model.elite_idx.copy_(torch.argsort(mse)[: c.num_elites])
+        out["model/val_loss"] = float(mse[self.model.elite_idx].mean())
+        out["model/loss"] = float(loss_sum) / c.model_steps
+        out["model/nll"] = float(nll_sum) / c.model_steps / c.ensemble_size
+        out["model/fits"] = self.last["model/fits"] + 1
+        return out
+
+    # ------------------------------------------------------------------ the policy
+    def model_batch(self, real: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Fresh rollouts of the updated model for the policy update, flattened to their valid steps."""
+        c = self.config
+        with torch.no_grad():
+            start = self.starts(real, c.policy_rollouts)
+            traj = imagine(
+                self.model.rsample,
+                self.policy,
+                start,
+                c.policy_horizon or c.model_horizon,
+                self.termination_fn,
+                self.low,
+                self.high,
+            )
+            adv, returns = trajectory_advantages(traj, self.value_fn, c.gamma, c.gae_lambda, "gae")
+            valid = traj["valid"] > 0
+            self.last["rollout/survival"] = float((traj["valid"][:, -1] * (1 - traj["done"][:, -1])).mean())
+            return {
+                "obs": traj["obs"][:, :-1][valid],
+                "act": traj["act"][valid],
+                "adv": adv[valid],
+                "returns": returns[valid],
+            }
+
+    def policy_update(self, real: dict[str, torch.Tensor]) -> dict[str, float]:
+        c = self.config
+        w = c.model_data_ratio
+        sources: list[tuple[float, dict[str, torch.Tensor]]] = []
+        if w < 1:
+            sources.append((1.0 - w, {k: real[k] for k in ("obs", "act", "adv", "returns")}))
+        if w > 0:
+            sources.append((w, self.model_batch(real)))
+        with torch.no_grad():
+            for _, s in sources:
+                if c.normalize_advantages:
+                    s["adv"] = normalize(s["adv"], torch.ones_like(s["adv"]))
+                s["logp"] = self.policy.log_prob(s["obs"], s["act"])
+                s["mean"], s["log_std"] = self.policy(s["obs"])
+        model_src = [sources[-1][1]] if w > 0 and c.value_on_model_data else []
+        value_sources = [{k: real[k] for k in ("obs", "returns")}, *model_src]
+        out: dict[str, float] = {}
+        updates = 0
+        clip_sum = value_sum = torch.zeros((), device=self.device)
+        for _ in range(c.ppo_epochs):
+            perms = [torch.randperm(s["obs"].shape[0], device=self.device) for _, s in sources]
+            vperms = [torch.randperm(s["obs"].shape[0], device=self.device) for s in value_sources]
+            for k in range(c.ppo_minibatches):
+                if c.backbone == "ppo":
+                    loss = torch.zeros((), device=self.device)
+                    for (weight, s), perm in zip(sources, perms, strict=True):
+                        idx = perm.tensor_split(c.ppo_minibatches)[k]
+                        logp = self.policy.log_prob(s["obs"][idx], s["act"][idx])
+                        ones = torch.ones_like(logp)
+                        loss = loss + weight * ppo_loss(logp, s["logp"][idx], s["adv"][idx], c.ppo_clip, ones)
+                        with torch.no_grad():
+                            clipped = ((logp - s["logp"][idx]).exp() - 1).abs() > c.ppo_clip
+                            clip_sum = clip_sum + weight * clipped.float().mean()
+                    self.policy_opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
+                    self.policy_opt.step()
+                    updates += 1
+                vloss = torch.zeros((), device=self.device)
+                for s, perm in zip(value_sources, vperms, strict=True):
+                    idx = perm.tensor_split(c.ppo_minibatches)[k]
+                    vloss = vloss + 0.5 * ((self.value_fn(s["obs"][idx]) - s["returns"][idx]) ** 2).mean()
+                self.value_opt.zero_grad(set_to_none=True)
+                vloss.backward()
+                nn.utils.clip_grad_norm_(self.value.parameters(), c.max_grad_norm)
+                self.value_opt.step()
+                value_sum = value_sum + vloss.detach()
+        if c.backbone == "trpo":
+            self.trpo_update(sources)
+            updates = 1
+        else:
+            out["policy/clip_frac"] = float(clip_sum) / updates
+        with torch.no_grad():  # KL(old || new) on the first source (real data unless model_data_ratio = 1)
+            s = sources[0][1]
+            mean, log_std = self.policy(s["obs"])
+            out["policy/kl"] = float(gaussian_kl(s["mean"], s["log_std"], mean, log_std).mean())
+        out["policy/std"] = float(self.policy.log_std.detach().exp().mean())
+        out["policy/value_loss"] = float(value_sum) / (c.ppo_epochs * c.ppo_minibatches)
+        out["policy/updates"] = self.last["policy/updates"] + updates
+        return out
+
+    def trpo_update(self, sources: list[tuple[float, dict[str, torch.Tensor]]]) -> None:
+        c = self.config
+
+        def loss_fn() -> torch.Tensor:
+            total = torch.zeros((), device=self.device)
+            for weight, s in sources:
+                ratio = (self.policy.log_prob(s["obs"], s["act"]) - s["logp"]).exp()
+                total = total - weight * (ratio * s["adv"]).mean()
+            return total
+
+        def kl_fn() -> torch.Tensor:
+            total = torch.zeros((), device=self.device)
+            for weight, s in sources:
+                mean, log_std = self.policy(s["obs"])
+                total = total + weight * gaussian_kl(s["mean"], s["log_std"], mean, log_std).mean()
+            return total
+
+        trpo_step(list(self.policy.parameters()), loss_fn, kl_fn, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "env_steps": self.env_steps,
+            "policy": self.policy.state_dict(),
+            "value": self.value.state_dict(),
+            "policy_opt": self.policy_opt.state_dict(),
+            "value_opt": self.value_opt.state_dict(),
+            "model": self.model.state_dict(),
+            "model_opt": self.model.optimizer.state_dict(),
+            "train_buffer": self.train_buffer.state_dict(),
+            "holdout_buffer": self.holdout_buffer.state_dict(),
+            "transitions": self.transitions,
+            "batch": {k: v.copy() for k, v in self.batch.items()},
+            "batch_count": self.batch_count,
+            "env": self.env.state_dict(),
+            "last": dict(self.last),
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.env_steps = state["env_steps"]
+        self.policy.load_state_dict(state["policy"])
+        self.value.load_state_dict(state["value"])
+        self.policy_opt.load_state_dict(state["policy_opt"])
+        self.value_opt.load_state_dict(state["value_opt"])
+        self.model.load_state_dict(state["model"])
+        self.model.optimizer.load_state_dict(state["model_opt"])
+        self.train_buffer.load_state_dict(state["train_buffer"])
+        self.holdout_buffer.load_state_dict(state["holdout_buffer"])
+        self.transitions = state["transitions"]
+        self.batch = {k: v.copy() for k, v in state["batch"].items()}
+        self.batch_count = state["batch_count"]
+        self.env.load_state_dict(state["env"])
+        self.last = dict(state["last"])
+        set_rng_state(state["rng"])
