@@ -25,7 +25,7 @@ from pydantic import Field
 from torch import nn
 
 from mbrlbench.algorithms import mbpo
-from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
+from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig, model_io
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.classifier import TransitionClassifier, classifier_loss
 from mbrlbench.components.ensemble import ProbabilisticEnsemble
@@ -271,17 +271,13 @@ class MnM(MBPO):
     def _mle_loss(self) -> torch.Tensor:
         """The ensemble's NLL (MBPO's fit loss) on an independent real batch per member."""
         E, B = self.model.num_members, self.config.model_batch_size
-        real = self.env_buffer.sample(E * B)
-        x = torch.cat([real.obs, real.act], dim=-1).view(E, B, -1)
-        y = torch.cat([real.rew[:, None], real.next_obs - real.obs], dim=-1).view(E, B, -1)
-        return self.model.nll_loss(x, y)
+        x, y = model_io(self.env_buffer.sample(E * B))
+        return self.model.nll_loss(x.view(E, B, -1), y.view(E, B, -1))
 
     def model_value_phase(self) -> tuple[float, float, float]:
         """Alternate classifier steps and model value steps; returns (value loss, NLL, MSE after / before)."""
         c = self.config
-        probe = self.env_buffer.sample(2000)
-        px = torch.cat([probe.obs, probe.act], dim=-1)
-        py = torch.cat([probe.rew[:, None], probe.next_obs - probe.obs], dim=-1)
+        px, py = model_io(self.env_buffer.sample(2000))
         mse_before = self.model.mse_per_member(px, py)[self.model.elite_idx].mean()
         sums = torch.zeros(2, device=self.device)
         for _ in range(c.model_value_steps):
@@ -313,15 +309,7 @@ class MnM(MBPO):
     def train_model_and_rollout(self, epoch: int) -> None:
         c = self.config
         data = self.env_buffer.all()
-        fit = self.model.fit(
-            torch.cat([data.obs, data.act], dim=-1),
-            torch.cat([data.rew[:, None], data.next_obs - data.obs], dim=-1),
-            batch_size=c.model_batch_size,
-            holdout_ratio=c.holdout_ratio,
-            max_holdout=c.max_holdout,
-            patience=c.model_patience,
-            max_epochs=c.model_max_epochs,
-        )
+        fit = self.fit_model(data)  # MBPO's MLE fit
         self.classifier.fit_stats(data.obs, data.act, data.next_obs)
         clf_loss = self.train_classifier(c.classifier_steps)
         value_loss, mle_loss, mse_ratio = self.model_value_phase()
