@@ -246,3 +246,15 @@ def test_required_columns_missing_are_filled(tmp_path):
     loaded = load_runs(tmp_path)
     assert set(REQUIRED_COLUMNS) <= set(loaded.curves.columns)
     assert loaded.runs.iloc[0]["algorithm"] == "mbpo" and loaded.runs.iloc[0]["seed"] == 0
+
+
+def test_claim_verdicts_need_five_seeds_and_respect_the_claim_kind():
+    from mbrlbench.report.tables import claim_verdict
+
+    assert claim_verdict(0.9, 1.0, seeds=4, kind="better") == "inconclusive"  # too few seeds, however clear
+    assert claim_verdict(0.9, 1.0, seeds=5, kind="better") == "supported"
+    assert claim_verdict(0.0, 0.2, seeds=5, kind="better") == "contradicted"
+    # "competitive": not clearly worse; a PoI interval around 0.4 is supported, one below 0.3 contradicted
+    assert claim_verdict(0.35, 0.6, seeds=5, kind="better") == "inconclusive"
+    assert claim_verdict(0.35, 0.6, seeds=5, kind="competitive") == "supported"
+    assert claim_verdict(0.05, 0.25, seeds=5, kind="competitive") == "contradicted"

@@ -58,8 +58,10 @@ def _protocol_text(delta: float) -> str:
   rewards noisy, few-seed runs.)
 - **Bands** are 95% percentile-bootstrap CIs of the mean over seeds, drawn only with >= 3 seeds.
 - **Claims** compare two algorithms on a task at the largest step both reached: the probability that a
-  seed of the first beats a seed of the second, with a 95% bootstrap CI; `supported` when the CI lies above
-  0.5, `contradicted` when below, else `inconclusive`.
+  seed of the first beats a seed of the second, with a 95% bootstrap CI; for "better" claims `supported` when
+  the CI lies above 0.5, `contradicted` when below; for "competitive" claims (MnM vs MBPO) the threshold is
+  {tables.COMPETITIVE_POI} (not clearly worse); else `inconclusive`, also with fewer than
+  {stats.MIN_SEEDS_FOR_VERDICT} seeds on either side.
 - **Normalized score** = (return - uniform-random policy's return) / (reference - random); reference = the
   MBPO paper's mean at the end of its official curve (inverted_pendulum: the maximum, 1000). Random returns:
   `mbrlbench/references/random_returns.csv` (`python -m mbrlbench.report.random_returns`). Scores are taken

@@ -12,15 +12,32 @@ import pandas as pd
 from mbrlbench.report import stats
 from mbrlbench.report.references import normalization
 
-# (paper, claim, ours, baseline): each tested inside one suite when both sides ran (shared/algorithms.md).
+# (paper, claim, ours, baseline, kind): each tested inside one suite when both sides ran (shared/algorithms.md).
+# "better": P(ours > baseline) above 0.5; "competitive": not clearly worse, P(ours > baseline) above
+# COMPETITIVE_POI (a non-inferiority margin).
 CLAIMS = [
-    ("MBPO", "MBPO learns faster than model-free SAC", "mbpo", "sac"),
-    ("TOM", "TOM's policy-aware weights beat the same model trained uniformly", "tom", "tom_uniform"),
-    ("MnM", "MnM is competitive with MBPO", "mnm", "mbpo"),
-    ("MG", "MG beats the same policy-gradient backbone with an MLE model", "mg", "mg_mle"),
-    ("MB-MPO", "MB-MPO is more sample-efficient than model-free TRPO", "mbmpo", "trpo"),
-    ("MB-MPO", "MB-MPO is more sample-efficient than model-free PPO", "mbmpo", "ppo"),
+    ("MBPO", "MBPO learns faster than model-free SAC", "mbpo", "sac", "better"),
+    ("TOM", "TOM's policy-aware weights beat the same model trained uniformly", "tom", "tom_uniform", "better"),
+    ("MnM", "MnM is competitive with MBPO", "mnm", "mbpo", "competitive"),
+    ("MG", "MG beats the same policy-gradient backbone with an MLE model", "mg", "mg_mle", "better"),
+    ("MB-MPO", "MB-MPO is more sample-efficient than model-free TRPO", "mbmpo", "trpo", "better"),
+    ("MB-MPO", "MB-MPO is more sample-efficient than model-free PPO", "mbmpo", "ppo", "better"),
 ]
+COMPETITIVE_POI = 0.3
+
+
+def claim_verdict(poi_low: float, poi_high: float, seeds: int, kind: str) -> str:
+    """``supported`` when the PoI interval lies above the claim's threshold (0.5 for "better",
+    ``COMPETITIVE_POI`` for "competitive"), ``contradicted`` when below it, else ``inconclusive``, which is
+    also the verdict with fewer than ``stats.MIN_SEEDS_FOR_VERDICT`` seeds on either side."""
+    threshold = 0.5 if kind == "better" else COMPETITIVE_POI
+    if seeds < stats.MIN_SEEDS_FOR_VERDICT or not math.isfinite(poi_low):
+        return "inconclusive"
+    if poi_low > threshold:
+        return "supported"
+    if poi_high < threshold:
+        return "contradicted"
+    return "inconclusive"
 
 
 def fmt(x: float, digits: int = 0) -> str:
@@ -90,7 +107,7 @@ def _common_step(curves: pd.DataFrame, task: str, algorithms: list[str]) -> int 
 
 def claims_table(curves: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for paper, claim, ours, baseline in CLAIMS:
+    for paper, claim, ours, baseline, kind in CLAIMS:
         tasks = sorted(
             set(curves.loc[curves["algorithm"] == ours, "task"])
             & set(curves.loc[curves["algorithm"] == baseline, "task"])
@@ -118,14 +135,7 @@ def claims_table(curves: pd.DataFrame) -> pd.DataFrame:
             b = stats.values_at_step(curves[(curves["task"] == task) & (curves["algorithm"] == baseline)], step)
             a_vals, b_vals = a["value"].dropna().to_numpy(), b["value"].dropna().to_numpy()
             point, low, high = stats.poi_with_ci(a_vals, b_vals)
-            if not math.isfinite(low):
-                label = "inconclusive"
-            elif low > 0.5:
-                label = "supported"
-            elif high < 0.5:
-                label = "contradicted"
-            else:
-                label = "inconclusive"
+            label = claim_verdict(low, high, min(len(a_vals), len(b_vals)), kind)
             rows.append(
                 {
                     "paper": paper,
