@@ -128,3 +128,13 @@ def test_maml_meta_gradient_matches_finite_differences():
         vpg_loss(policy.log_prob(obs2, act2, adapted), adv2, valid), list(params.values())
     )
     assert not torch.allclose(grad, torch.cat([g.reshape(-1) for g in first_order]), rtol=1e-3)
+
+
+def test_linear_baseline_survives_singular_features():
+    """Constant observations (collinear with the bias feature) make the normal equations singular in float32:
+    the fit solves in float64 and regularizes, never raises."""
+    obs = torch.full((3, 4, 200, 5), 10.0)
+    returns = torch.randn(3, 4, 200)
+    baseline = LinearFeatureBaseline()
+    baseline.fit(obs, returns, torch.ones(3, 4, 200))
+    assert torch.isfinite(baseline.predict(obs)).all()

@@ -126,15 +126,16 @@ class LinearFeatureBaseline:
         x = self.features(obs) * valid.unsqueeze(-1)
         x = x.flatten(1, 2)  # [G, N*T, F]
         y = (returns * valid).flatten(1, 2).unsqueeze(-1)
+        x, y = x.double(), y.double()  # float32 normal equations are singular at these sizes
         xtx, xty = x.transpose(1, 2) @ x, x.transpose(1, 2) @ y
         eye = torch.eye(x.shape[-1], device=x.device, dtype=x.dtype)
         reg = self.reg
-        for _ in range(5):  # rllab raises the regularizer 10x until the solution is finite
-            coef = torch.linalg.solve(xtx + reg * eye, xty)
-            if bool(torch.isfinite(coef).all()):
+        for _ in range(5):  # rllab raises the regularizer 10x until the solve succeeds
+            coef, info = torch.linalg.solve_ex(xtx + reg * eye, xty)
+            if bool((info == 0).all()) and bool(torch.isfinite(coef).all()):
                 break
             reg *= 10
-        self.coef = coef
+        self.coef = torch.nan_to_num(coef, nan=0.0, posinf=0.0, neginf=0.0).to(obs.dtype)
 
     def predict(self, obs: torch.Tensor) -> torch.Tensor:
         """``obs [G, N, T, D]`` -> values ``[G, N, T]`` (zeros before the first fit)."""
