@@ -72,6 +72,11 @@ def test_deterministic_ensemble_fits_clean_data():
     next_obs, rew = model.predict(x[None, :5, :2].expand(3, -1, -1), x[None, :5, 2:].expand(3, -1, -1))
     assert torch.allclose(rew, y[:5, 0].expand(3, -1), atol=0.3)
     assert torch.allclose(next_obs - x[None, :5, :2], y[None, :5, 1:], atol=0.3)
+    # far outside the data, predictions stay inside the real range of [reward, next_obs] (rllab's clip_obs)
+    far_obs, far_rew = model.predict(torch.full((3, 4, 2), 50.0), torch.full((3, 4, 2), -50.0))
+    real_next = x[:, :2] + y[:, 1:]
+    assert (far_rew <= y[:, 0].max() + 1e-5).all() and (far_rew >= y[:, 0].min() - 1e-5).all()
+    assert (far_obs <= real_next.max(0).values + 1e-5).all() and (far_obs >= real_next.min(0).values - 1e-5).all()
 
 
 def test_deterministic_ensemble_stops_members_that_overfit():

@@ -93,7 +93,7 @@ def deviations(task: str, config: MBMPOConfig) -> list[str]:
         "gymnasium v5 MuJoCo instead of the rllab envs (other time steps, rewards and observations): "
         "returns are not comparable with the paper's",
         "the models predict the reward with the next state (official: analytic reward functions of rllab envs)",
-        "no weight normalization in the model MLPs; no observation clipping (v5 observation spaces are unbounded)",
+        "no weight normalization in the model MLPs; imagined obs and rewards clipped to the real data's range",
         "imagined rollouts start from real initial states drawn by resetting the env (official: env resets too)",
     ]
     if not task.endswith("_h200"):

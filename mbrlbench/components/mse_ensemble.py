@@ -24,13 +24,21 @@ class DeterministicEnsemble(nn.Module):
         self.net = EnsembleMLP(members, obs_dim + act_dim, self.out_dim, hidden, layers, nn.ReLU)
         self.input_norm = Normalizer(obs_dim + act_dim)
         self.target_norm = Normalizer(self.out_dim)
+        # Range of the real [reward, next_obs] seen at the last fit: imagined values are clipped to it, as
+        # rllab's clip_obs bounds model predictions (an unclipped model diverges over 200-step horizons).
+        self.register_buffer("low", torch.full((obs_dim + 1,), -torch.inf))
+        self.register_buffer("high", torch.full((obs_dim + 1,), torch.inf))
         self.optimizer = torch.optim.Adam(self.parameters(), lr=lr)
 
-    def predict(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``obs [members, N, D]``, ``act [members, N, A]`` -> (next_obs, reward) of member e on slice e."""
+    def predict(self, obs: torch.Tensor, act: torch.Tensor, clip: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``obs [members, N, D]``, ``act [members, N, A]`` -> (next_obs, reward) of member e on slice e,
+        clipped to the range of the real data when ``clip``."""
         y = self.net(self.input_norm(torch.cat([obs, act], dim=-1)))
         y = y * self.target_norm.std + self.target_norm.mean
-        return obs + y[..., 1:], y[..., 0]
+        out = torch.cat([y[..., :1], obs + y[..., 1:]], dim=-1)
+        if clip:
+            out = torch.maximum(torch.minimum(out, self.high), self.low)
+        return out[..., 1:], out[..., 0]
 
     def fit(
         self,
@@ -44,6 +52,10 @@ class DeterministicEnsemble(nn.Module):
         """Train each member on its own 80% until its rolling validation loss rises (then it is frozen:
         its loss is masked out) or ``max_epochs``. Statistics are refit on all data each call."""
         n, E = inputs.shape[0], self.members
+        obs_dim = self.out_dim - 1
+        real = torch.cat([targets[:, :1], inputs[:, :obs_dim] + targets[:, 1:]], dim=-1)  # [reward, next_obs]
+        self.low.copy_(real.min(dim=0).values)
+        self.high.copy_(real.max(dim=0).values)
         self.input_norm.fit(inputs)
         self.target_norm.fit(targets)
         x, y = self.input_norm(inputs), self.target_norm(targets)

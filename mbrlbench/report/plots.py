@@ -221,7 +221,7 @@ def _save(fig: plt.Figure, path_stem: Path, formats: list[str]) -> list[Path]:
     for fmt in formats:
         if fmt in ("png", "pdf"):
             path = path_stem.with_suffix(f".{fmt}")
-            fig.savefig(path, dpi=150 if fmt == "png" else None)
+            fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight")  # legends never clipped
             written.append(path)
     plt.close(fig)
     return written
