@@ -45,7 +45,8 @@ def _load(suite: str, only: list[str] | None) -> tuple[Suite, list[RunSpec]]:
     except SuiteError as err:
         raise fail_input(str(err)) from None
     runs = loaded.runs
-    for item in only or []:
+    pairs = [pair for item in only or [] for pair in item.split(",")]  # repeated and comma-separated
+    for item in pairs:
         key, sep, value = item.partition("=")
         if not sep or key not in ONLY_KEYS:
             raise fail_input(f"--only {item!r}: expected KEY=VALUE with KEY one of {', '.join(ONLY_KEYS)}")
@@ -86,7 +87,12 @@ def run(
     ] = "quick",
     out: Annotated[Path, typer.Option(help="Results root: OUT/<suite>/<task>/<algorithm>/seed<k>.")] = Path("results"),
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N (overrides the suite).")] = None,
-    only: Annotated[list[str] | None, typer.Option(help="Run a slice: task=..., algorithm=..., seed=...")] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run a slice: KEY=VALUE (task, algorithm, seed), repeated or comma-separated; all must match."
+        ),
+    ] = None,
     restart: Annotated[bool, typer.Option(help="Wipe and rerun the selected runs.")] = False,
     keep_checkpoints: Annotated[bool, typer.Option(help="Keep checkpoint.pt after a run completes.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Print the runs and exit.")] = False,

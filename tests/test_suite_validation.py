@@ -167,6 +167,13 @@ def test_cli_only_filter_and_bad_only(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "2 runs" in proc.stdout
+    combined = subprocess.run(  # the comma-separated form selects the same slice
+        [sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--dry-run", "--only", "task=hopper,algorithm=sac"],
+        capture_output=True,
+        text=True,
+    )
+    assert combined.returncode == 0, combined.stderr
+    assert "2 runs" in combined.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--only", "colour=red"],
         capture_output=True,
