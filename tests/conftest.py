@@ -28,3 +28,40 @@ def suite_file(tmp_path: Path) -> Path:
     path = tmp_path / "suite.yaml"
     path.write_text(MICRO_SUITE)
     return path
+
+
+def micro_suite(tmp_path: Path, name: str, task: str, algorithm: str, overrides: dict, **fields) -> Path:
+    """A one-run suite file (seed, env_steps, eval every/episodes from ``fields``) with ``overrides``."""
+    body = ", ".join(f"{k}: {v}" for k, v in overrides.items())
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        f"name: {name}\ntasks: [{task}]\nalgorithms: [{algorithm}]\nseeds: [{fields['seed']}]\n"
+        f"env_steps: {fields['env_steps']}\neval: {{every: {fields['every']}, episodes: {fields['episodes']}}}\n"
+        f"device: cpu\ncheckpoint_every: 1\noverrides:\n  {algorithm}:\n    all: {{{body}}}\n"
+    )
+    return path
+
+
+def unbroken_and_resumed(tmp_path: Path, suite_file: Path, stop_at: int):
+    """Run the suite's single run unbroken, and again stopped once past env step ``stop_at`` then resumed;
+    return both progress CSVs without their timing columns (resume is exact on CPU: they must be equal)."""
+    import pandas as pd
+
+    from mbrlbench.runner.files import TIMING_COLUMNS
+    from mbrlbench.runner.run_one import StopFlag, run_one
+    from mbrlbench.suite import load_suite
+
+    (spec,) = load_suite(suite_file).runs
+    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
+    stop = StopFlag()
+
+    def stop_once_past(progress) -> None:
+        if progress.env_step >= stop_at:
+            stop.set("test")
+
+    assert run_one(spec, tmp_path / "broken", threads=1, stop=stop, progress=stop_once_past) == "interrupted"
+    assert run_one(spec, tmp_path / "broken", threads=1) == "completed"
+    return tuple(
+        pd.read_csv(spec.run_dir(tmp_path / root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
+        for root in ("unbroken", "broken")
+    )

@@ -5,13 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import micro_suite, unbroken_and_resumed
 
 from mbrlbench.algorithms import build, resolve, resolve_config
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
 from mbrlbench.components.trajectories import model_rollouts, pad_episodes
-from mbrlbench.runner.files import TIMING_COLUMNS
-from mbrlbench.runner.run_one import StopFlag, run_one
-from mbrlbench.suite import load_suite
 from mbrlbench.tasks import TASKS
 
 TINY = {
@@ -122,26 +120,7 @@ def test_meta_steps_stay_in_the_trust_region(name):
 @pytest.mark.parametrize("name", ["mbmpo", "trpo", "ppo"])
 def test_stopped_then_resumed_equals_unbroken(tmp_path, name):
     overrides = TINY if resolve(name)[0] == "mbmpo" else {"batch_steps": 300}
-    body = ", ".join(f"{k}: {v}" for k, v in overrides.items())
-    (tmp_path / "suite.yaml").write_text(
-        f"name: micro\ntasks: [hopper_h200]\nalgorithms: [{name}]\nseeds: [2]\nenv_steps: 900\n"
-        f"eval: {{every: 300, episodes: 1}}\ndevice: cpu\ncheckpoint_every: 1\n"
-        f"overrides:\n  {name}:\n    all: {{{body}}}\n"
-    )
-    spec = load_suite(tmp_path / "suite.yaml").runs[0]
-    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
-    stop = StopFlag()
-
-    def stop_early(progress):
-        if progress.env_step >= 300:
-            stop.set("test")
-
-    assert run_one(spec, tmp_path / "broken", threads=1, stop=stop, progress=stop_early) == "interrupted"
-    assert run_one(spec, tmp_path / "broken", threads=1) == "completed"
-
-    def csv(root):
-        return pd.read_csv(spec.run_dir(root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
-
-    unbroken = csv(tmp_path / "unbroken")
-    pd.testing.assert_frame_equal(csv(tmp_path / "broken"), unbroken)
+    suite = micro_suite(tmp_path, "micro", "hopper_h200", name, overrides, seed=2, env_steps=900, every=300, episodes=1)
+    unbroken, resumed = unbroken_and_resumed(tmp_path, suite, stop_at=300)
+    pd.testing.assert_frame_equal(resumed, unbroken)
     assert unbroken["env_step"].is_monotonic_increasing and unbroken["env_step"].is_unique

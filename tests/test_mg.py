@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 import torch
+from conftest import micro_suite, unbroken_and_resumed
 
 from mbrlbench.algorithms import build, resolve, resolve_config
 from mbrlbench.algorithms.mg import (
@@ -19,9 +20,6 @@ from mbrlbench.algorithms.mg import (
     trajectory_advantages,
 )
 from mbrlbench.components.policy_gradient import GaussianMLPPolicy
-from mbrlbench.runner.files import TIMING_COLUMNS
-from mbrlbench.runner.run_one import StopFlag, run_one
-from mbrlbench.suite import load_suite
 from mbrlbench.tasks import TASKS, never_done
 
 TINY = {
@@ -222,27 +220,9 @@ def test_holdout_stride_and_clipped_actions():
 
 # ------------------------------------------------------------------------------------------ resume
 def test_mg_stopped_inside_a_batch_then_resumed_equals_unbroken(tmp_path):
-    overrides = ", ".join(f"{k}: {v}" for k, v in TINY.items())
-    (tmp_path / "suite.yaml").write_text(
-        "name: micro_mg\ntasks: [inverted_pendulum]\nalgorithms: [mg]\nseeds: [3]\nenv_steps: 600\n"
-        "eval: {every: 100, episodes: 2}\ndevice: cpu\ncheckpoint_every: 1\n"
-        f"overrides:\n  mg:\n    all: {{{overrides}}}\n"
+    suite = micro_suite(
+        tmp_path, "micro_mg", "inverted_pendulum", "mg", TINY, seed=3, env_steps=600, every=100, episodes=2
     )
-    spec = load_suite(tmp_path / "suite.yaml").runs[0]
-    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
-    stop = StopFlag()
-    broken = tmp_path / "broken"
-
-    def stop_at_350(progress):
-        if progress.env_step >= 350:
-            stop.set("test")
-
-    assert run_one(spec, broken, threads=1, stop=stop, progress=stop_at_350) == "interrupted"
-    assert run_one(spec, broken, threads=1) == "completed"
-
-    def csv(root):
-        return pd.read_csv(spec.run_dir(root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
-
-    unbroken = csv(tmp_path / "unbroken")
+    unbroken, resumed = unbroken_and_resumed(tmp_path, suite, stop_at=350)
     assert unbroken["env_step"].tolist() == list(range(100, 601, 100))
-    pd.testing.assert_frame_equal(csv(broken), unbroken)
+    pd.testing.assert_frame_equal(resumed, unbroken)

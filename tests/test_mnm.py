@@ -7,14 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from conftest import unbroken_and_resumed
 
 from mbrlbench.algorithms.mnm import AugmentedModel, MnM, MnMClassifier, MnMConfig, augmented_reward
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.classifier import classifier_loss, optimal_logit
 from mbrlbench.components.rollouts import branched_rollout
-from mbrlbench.runner.files import TIMING_COLUMNS
-from mbrlbench.runner.run_one import StopFlag, run_one
-from mbrlbench.suite import load_suite
 from mbrlbench.tasks import get_task
 
 # Real s' = s + N(0, 1); model s' = s + N(0.5, 1.5^2): log p/q of the delta d = s' - s is known in closed form.
@@ -209,20 +207,6 @@ overrides:
 def test_stopped_then_resumed_equals_unbroken(tmp_path: Path):
     suite_file = tmp_path / "suite.yaml"
     suite_file.write_text(SUITE)
-    (spec,) = load_suite(suite_file).runs
-    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
-    stop = StopFlag()
-
-    def stop_after_two(progress):
-        if progress.env_step >= 200:
-            stop.set("test")
-
-    broken = tmp_path / "broken"
-    assert run_one(spec, broken, threads=1, stop=stop, progress=stop_after_two) == "interrupted"
-    assert run_one(spec, broken, threads=1) == "completed"
-
-    def csv(root: Path) -> pd.DataFrame:
-        return pd.read_csv(spec.run_dir(root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
-
-    pd.testing.assert_frame_equal(csv(broken), csv(tmp_path / "unbroken"))
-    assert csv(broken)["mnm/classifier_acc"].iloc[1:].notna().all()  # from the first fit on
+    unbroken, resumed = unbroken_and_resumed(tmp_path, suite_file, stop_at=200)
+    pd.testing.assert_frame_equal(resumed, unbroken)
+    assert resumed["mnm/classifier_acc"].iloc[1:].notna().all()  # from the first fit on

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import micro_suite, unbroken_and_resumed
 from scipy import stats
 
 from mbrlbench.algorithms import build, resolve, resolve_config
@@ -14,9 +15,6 @@ from mbrlbench.components.buffers import Batch
 from mbrlbench.components.ensemble import ProbabilisticEnsemble
 from mbrlbench.components.mdn import MixtureDensityModel
 from mbrlbench.components.occupancy import DualValue, dual_loss, effective_sample_size, importance_weights
-from mbrlbench.runner.files import TIMING_COLUMNS
-from mbrlbench.runner.run_one import StopFlag, run_one
-from mbrlbench.suite import load_suite
 from mbrlbench.tasks import TASKS
 
 TINY = {
@@ -183,25 +181,8 @@ def test_tom_weights_favour_recent_transitions():
 
 # ------------------------------------------------------------------------------------ resume
 def test_tom_stopped_then_resumed_equals_unbroken(tmp_path):
-    overrides = ", ".join(f"{k}: {v}" for k, v in TINY.items())
-    (tmp_path / "suite.yaml").write_text(
-        "name: micro_tom\ntasks: [inverted_pendulum]\nalgorithms: [tom]\nseeds: [3]\nenv_steps: 500\n"
-        "eval: {every: 100, episodes: 2}\ndevice: cpu\ncheckpoint_every: 1\n"
-        f"overrides:\n  tom:\n    all: {{{overrides}}}\n"
+    suite = micro_suite(
+        tmp_path, "micro_tom", "inverted_pendulum", "tom", TINY, seed=3, env_steps=500, every=100, episodes=2
     )
-    spec = load_suite(tmp_path / "suite.yaml").runs[0]
-    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
-    stop = StopFlag()
-    broken = tmp_path / "broken"
-
-    def stop_at_300(progress):
-        if progress.env_step >= 300:
-            stop.set("test")
-
-    assert run_one(spec, broken, threads=1, stop=stop, progress=stop_at_300) == "interrupted"
-    assert run_one(spec, broken, threads=1) == "completed"
-
-    def csv(root):
-        return pd.read_csv(spec.run_dir(root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
-
-    pd.testing.assert_frame_equal(csv(broken), csv(tmp_path / "unbroken"))
+    unbroken, resumed = unbroken_and_resumed(tmp_path, suite, stop_at=300)
+    pd.testing.assert_frame_equal(resumed, unbroken)
