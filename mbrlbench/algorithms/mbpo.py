@@ -99,6 +99,21 @@ PAPER_ENV_STEPS = {
 }
 
 
+def ensemble_from_config(c: Any, obs_dim: int, act_dim: int) -> ProbabilisticEnsemble:
+    """The ensemble a config's ``ensemble_size``, ``num_elites``, ``model_hidden``, ``model_layers``,
+    ``weight_decays()`` and ``model_lr`` describe (MBPO's fields, shared by MnM, TOM and MG)."""
+    return ProbabilisticEnsemble(
+        obs_dim,
+        act_dim,
+        members=c.ensemble_size,
+        elites=c.num_elites,
+        hidden=c.model_hidden,
+        layers=c.model_layers,
+        weight_decays=c.weight_decays(),
+        lr=c.model_lr,
+    )
+
+
 def model_io(data: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's training pairs: inputs ``[s, a]``, targets ``[r, s' - s]``."""
     return torch.cat([data.obs, data.act], dim=-1), torch.cat([data.rew[:, None], data.next_obs - data.obs], dim=-1)
@@ -141,17 +156,7 @@ class MBPO(SACDriven):
         self.last["model/fits"] = 0.0
 
     def build_model(self) -> ProbabilisticEnsemble:
-        c = self.config
-        return ProbabilisticEnsemble(
-            self.obs_dim,
-            self.act_dim,
-            members=c.ensemble_size,
-            elites=c.num_elites,
-            hidden=c.model_hidden,
-            layers=c.model_layers,
-            weight_decays=c.weight_decays(),
-            lr=c.model_lr,
-        )
+        return ensemble_from_config(self.config, self.obs_dim, self.act_dim)
 
     def _model_buffer_size(self, horizon: int) -> int:
         """Official ``_reallocate_model_pool``: retain_epochs x model transitions per epoch."""

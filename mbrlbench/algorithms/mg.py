@@ -33,8 +33,8 @@ from torch import nn
 from torch.func import functional_call
 
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
+from mbrlbench.algorithms.mbpo import ensemble_from_config
 from mbrlbench.components.buffers import ReplayBuffer
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
 from mbrlbench.components.mlp import mlp
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
@@ -322,16 +322,7 @@ class MG(Algorithm):
         self.value = mlp(self.obs_dim, c.value_hidden, c.value_layers, 1, nn.Tanh).to(device)
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=c.policy_lr, eps=1e-5)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=c.value_lr, eps=1e-5)
-        self.model = ProbabilisticEnsemble(
-            self.obs_dim,
-            self.act_dim,
-            members=c.ensemble_size,
-            elites=c.num_elites,
-            hidden=c.model_hidden,
-            layers=c.model_layers,
-            weight_decays=c.weight_decays(),
-            lr=c.model_lr,
-        ).to(device)
+        self.model = ensemble_from_config(c, self.obs_dim, self.act_dim).to(device)
         self.train_buffer = ReplayBuffer(c.replay_size, self.obs_dim, self.act_dim, device)
         self.holdout_buffer = ReplayBuffer(c.max_holdout, self.obs_dim, self.act_dim, device)
         self.transitions = 0  # real transitions handed to the model data (decides the holdout stride)
