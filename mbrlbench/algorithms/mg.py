@@ -36,6 +36,7 @@ from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, r
 from mbrlbench.algorithms.mbpo import ensemble_from_config
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.mlp import mlp
+from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
     flat,
@@ -320,8 +321,8 @@ class MG(Algorithm):
         self.policy = GaussianMLPPolicy(self.obs_dim, self.act_dim, c.policy_hidden, c.policy_layers, c.init_std)
         self.policy.to(device)
         self.value = mlp(self.obs_dim, c.value_hidden, c.value_layers, 1, nn.Tanh).to(device)
-        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=c.policy_lr, eps=1e-5)
-        self.value_opt = torch.optim.Adam(self.value.parameters(), lr=c.value_lr, eps=1e-5)
+        self.policy_opt = adam(self.policy.parameters(), lr=c.policy_lr, eps=1e-5)
+        self.value_opt = adam(self.value.parameters(), lr=c.value_lr, eps=1e-5)
         self.model = ensemble_from_config(c, self.obs_dim, self.act_dim).to(device)
         self.train_buffer = ReplayBuffer(c.replay_size, self.obs_dim, self.act_dim, device)
         self.holdout_buffer = ReplayBuffer(c.max_holdout, self.obs_dim, self.act_dim, device)

@@ -29,6 +29,7 @@ from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig, model_io
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.classifier import TransitionClassifier, classifier_loss
 from mbrlbench.components.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.optim import adam
 from mbrlbench.components.rollouts import branched_rollout, rollout_length
 from mbrlbench.tasks import TaskSpec
 
@@ -225,8 +226,8 @@ class MnM(MBPO):
             config.classifier_activation,
             use_delta=config.classifier_input == "delta",
         ).to(device)
-        self.classifier_opt = torch.optim.Adam(self.classifier.parameters(), lr=config.classifier_lr)
-        self.value_opt = torch.optim.Adam(self.model.parameters(), lr=config.model_value_lr)
+        self.classifier_opt = adam(self.classifier.parameters(), lr=config.classifier_lr)
+        self.value_opt = adam(self.model.parameters(), lr=config.model_value_lr)
 
     # ------------------------------------------------------------------ classifier
     def _classifier_rows(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:

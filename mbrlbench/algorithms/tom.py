@@ -31,6 +31,7 @@ from mbrlbench.components.classifier import TransitionClassifier, classifier_los
 from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
 from mbrlbench.components.mdn import MixtureDensityModel
 from mbrlbench.components.occupancy import DualValue, effective_sample_size
+from mbrlbench.components.optim import adam
 from mbrlbench.tasks import TaskSpec
 
 SOURCE = "kausiksivakumar/TOM@4d196c3 mbpo.py, smodice_pytorch.py, discriminator_pytorch.py, mdn.py"
@@ -248,7 +249,7 @@ class TOM(MBPO):
         if self.disc is None or c.disc_reinit:
             self.disc = TransitionClassifier(self.obs_dim, self.act_dim, c.disc_hidden, layers=2).to(self.device)
             params = self.disc.parameters() if c.disc_train_input_trunks else self.disc.head.parameters()
-            self.disc_optimizer = torch.optim.Adam(params, lr=c.disc_lr)
+            self.disc_optimizer = adam(params, lr=c.disc_lr)
         assert self.disc_optimizer is not None
         pos = torch.cat([recent.obs, recent.act, recent.next_obs], dim=-1)
         rows = torch.cat([data.obs, data.act, data.next_obs], dim=-1)
@@ -308,6 +309,6 @@ class TOM(MBPO):
             self.disc = TransitionClassifier(self.obs_dim, self.act_dim, c.disc_hidden, layers=2).to(self.device)
             self.disc.load_state_dict(state["disc"])
             params = self.disc.parameters() if c.disc_train_input_trunks else self.disc.head.parameters()
-            self.disc_optimizer = torch.optim.Adam(params, lr=c.disc_lr)
+            self.disc_optimizer = adam(params, lr=c.disc_lr)
             self.disc_optimizer.load_state_dict(state["disc_opt"])
             set_rng_state(state["rng"])  # building the network above drew from the restored RNG

@@ -16,6 +16,7 @@ import torch
 from pydantic import Field
 
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
+from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
     LinearFeatureBaseline,
@@ -83,7 +84,7 @@ class TRPO(Algorithm):
             obs_dim, act_dim, config.policy_hidden, config.policy_layers, config.policy_init_std
         ).to(device)
         self.baseline = LinearFeatureBaseline(config.baseline_reg)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.ppo_lr)
+        self.optimizer = adam(self.policy.parameters(), lr=config.ppo_lr)
         self.env_steps, self.updates = 0, 0
         self.last: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys}
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mbrlbench.components.optim import adam
+
 # Kernel choice, by measurement (benchmarks/ensemble_kernels.py, 2-core CPU): one ``baddbmm`` beat a
 # per-member ``addmm`` loop for 7 x 100k rows (2.9 s vs 3.9 s) and tied for training batches (15 ms), so
 # the batched kernel is used everywhere. Rollouts avoid the question: ``forward_grouped`` sends each row
@@ -127,7 +129,7 @@ class ProbabilisticEnsemble(nn.Module):
         self.normalizer = Normalizer(obs_dim + act_dim)
         self.register_buffer("elite_idx", torch.arange(elites))
         self.weight_decays = tuple(weight_decays)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        self.optimizer = adam(self.parameters(), lr=lr)
 
     # ----------------------------------------------------------------- prediction
     def _bound_logvar(self, logvar: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from mbrlbench.components.ensemble import FitResult, Normalizer
 from mbrlbench.components.mlp import mlp
+from mbrlbench.components.optim import adam
 
 WeightMode = Literal["sample", "loss"]
 
@@ -34,7 +35,7 @@ class MixtureDensityModel(nn.Module):
         self.noise = nn.Parameter(torch.zeros(1))  # learned variance floor, softplus(0) = 0.69 at init
         self.input_norm = Normalizer(obs_dim + act_dim)
         self.target_norm = Normalizer(self.out_dim)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        self.optimizer = adam(self.parameters(), lr=lr)
 
     def forward(self, x_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Standardized inputs -> (means, variances, mixture log-weights), each ``[N, out, K]``."""

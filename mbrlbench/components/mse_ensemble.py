@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from mbrlbench.components.ensemble import EnsembleMLP, FitResult, Normalizer
+from mbrlbench.components.optim import adam
 
 
 class DeterministicEnsemble(nn.Module):
@@ -28,7 +29,7 @@ class DeterministicEnsemble(nn.Module):
         # rllab's clip_obs bounds model predictions (an unclipped model diverges over 200-step horizons).
         self.register_buffer("low", torch.full((obs_dim + 1,), -torch.inf))
         self.register_buffer("high", torch.full((obs_dim + 1,), torch.inf))
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        self.optimizer = adam(self.parameters(), lr=lr)
 
     def predict(self, obs: torch.Tensor, act: torch.Tensor, clip: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """``obs [members, N, D]``, ``act [members, N, A]`` -> (next_obs, reward) of member e on slice e,

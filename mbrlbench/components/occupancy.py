@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from mbrlbench.components.mlp import mlp
+from mbrlbench.components.optim import adam
 
 Divergence = Literal["chi", "kl"]
 
@@ -59,7 +60,7 @@ class DualValue(nn.Module):
         super().__init__()
         self.net = mlp(obs_dim + act_dim, hidden, layers, 1, nn.ReLU)
         self.gamma, self.divergence = gamma, divergence
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, weight_decay=weight_decay)
+        self.optimizer = adam(self.net.parameters(), lr=lr, weight_decay=weight_decay)
 
     def q(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs, act], dim=-1)).squeeze(-1)

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.ensemble import EnsembleMLP
 from mbrlbench.components.mlp import mlp
+from mbrlbench.components.optim import adam
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # softlearning's SCALE_DIAG_MIN_MAX
 
@@ -67,9 +68,9 @@ class SAC(nn.Module):
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(float(settings.init_alpha)).log())
         self.to(device)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=settings.lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=settings.lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=settings.lr)
+        self.actor_opt = adam(self.actor.parameters(), lr=settings.lr)
+        self.critic_opt = adam(self.critic.parameters(), lr=settings.lr)
+        self.alpha_opt = adam([self.log_alpha], lr=settings.lr)
         self.updates = 0
         self._diag_sum = torch.zeros(5, device=device)  # q_loss, policy_loss, alpha, entropy, q_mean
         self._diag_count = 0
