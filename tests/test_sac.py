@@ -72,3 +72,46 @@ def test_target_network_moves_by_polyak_rate():
     sac.update(batch)
     for old, target, online in zip(before, sac.critic_target.parameters(), sac.critic.parameters(), strict=True):
         assert torch.allclose(target, old + 0.1 * (online - old), atol=1e-6)
+
+
+def _batch(n: int = 64) -> Batch:
+    g = torch.Generator().manual_seed(3)
+    return Batch(
+        torch.randn(n, 3, generator=g),
+        torch.rand(n, 2, generator=g) * 4 - 2,
+        torch.randn(n, generator=g),
+        torch.randn(n, 3, generator=g),
+        torch.zeros(n),
+    )
+
+
+def test_actor_step_equals_the_step_with_critic_weight_gradients():
+    """Freezing the critics' weights in the actor step (a speed-up) changes nothing the actor sees."""
+    sac, obs = _sac(), _batch().obs
+    torch.manual_seed(1)
+    sac.update_actor(obs)
+    fast = [p.detach().clone() for p in sac.actor.parameters()]
+
+    ref = _sac()
+    torch.manual_seed(1)
+    alpha = ref.log_alpha.exp().detach()
+    act, logp = ref.actor(obs)
+    loss = (alpha * logp - ref.q_values(obs, act).min(dim=0).values).mean()
+    ref.actor_opt.zero_grad()
+    loss.backward()  # also fills critic weight gradients, which the actor step never uses
+    ref.actor_opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(fast, ref.actor.parameters(), strict=True))
+    assert all(p.requires_grad for p in sac.critic.parameters())  # unfrozen again for the critic step
+
+
+def test_actor_update_interval_updates_actor_and_temperature_on_every_kth_step():
+    sac, batch = _sac(actor_update_interval=3), _batch()
+    changed = []
+    for _ in range(7):
+        before = [p.detach().clone() for p in [*sac.actor.parameters(), sac.log_alpha]]
+        sac.update(batch)
+        after = [*sac.actor.parameters(), sac.log_alpha]
+        changed.append(any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)))
+    assert changed == [True, False, False, True, False, False, True]
+    diag = sac.pop_diagnostics()
+    assert diag["sac/updates"] == 7 and all(math.isfinite(v) for v in diag.values())

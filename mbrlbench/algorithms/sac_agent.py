@@ -24,6 +24,9 @@ class SACConfigFields(AlgorithmConfig):
     gamma: float = Field(0.99, gt=0, le=1, description="Discount [repo examples/config/<env>/0.py].")
     tau: float = Field(5e-3, gt=0, le=1, description="Polyak rate of the target Q-nets [repo 0.py].")
     target_update_interval: int = Field(1, ge=1, description="SAC updates between target updates [repo base.py].")
+    actor_update_interval: int = Field(
+        1, ge=1, description="SAC updates per actor/temperature step; 1 = every update [repo base.py, softlearning]."
+    )
     init_alpha: float = Field(1.0, gt=0, description="Initial temperature (softlearning log_alpha = 0).")
     target_entropy: float | None = Field(
         None, description="Entropy target of the temperature; None = -|A| (SAC v2 heuristic)."
@@ -60,6 +63,7 @@ class SACDriven(Algorithm):
             target_entropy=target_entropy,
             init_alpha=config.init_alpha,
             target_update_interval=config.target_update_interval,
+            actor_update_interval=config.actor_update_interval,
         )
         self.sac = SAC(self.obs_dim, self.act_dim, low, high, settings, device)
         self.env_buffer = ReplayBuffer(config.replay_size, self.obs_dim, self.act_dim, device)

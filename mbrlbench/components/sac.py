@@ -34,6 +34,7 @@ class SACSettings:
     target_entropy: float = -1.0
     init_alpha: float = 1.0
     target_update_interval: int = 1
+    actor_update_interval: int = 1
 
 
 class TanhGaussianActor(nn.Module):
@@ -73,7 +74,7 @@ class SAC(nn.Module):
         self.alpha_opt = adam([self.log_alpha], lr=settings.lr)
         self.updates = 0
         self._diag_sum = torch.zeros(5, device=device)  # q_loss, policy_loss, alpha, entropy, q_mean
-        self._diag_count = 0
+        self._diag_count = [0, 0]  # critic steps (q_loss, q_mean), actor steps (policy_loss, alpha, entropy)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
@@ -93,17 +94,35 @@ class SAC(nn.Module):
         return batch.rew + self.settings.gamma * (1.0 - batch.done) * soft
 
     def update(self, batch: Batch) -> None:
-        """One gradient step on critics, actor and temperature; Polyak target update."""
+        """One gradient step on the critics; on every ``actor_update_interval``-th call also on actor and
+        temperature; Polyak target update every ``target_update_interval``-th call."""
         target = self.q_target(batch)
         q = self.q_values(batch.obs, batch.act)
         q_loss = 0.5 * ((q - target) ** 2).mean(dim=1).sum()  # softlearning: 0.5 * MSE per critic
         self.critic_opt.zero_grad(set_to_none=True)
         q_loss.backward()
         self.critic_opt.step()
+        with torch.no_grad():
+            self._diag_sum[[0, 4]] += torch.stack([q_loss, q.mean()]).detach()
+        self._diag_count[0] += 1
 
+        self.updates += 1
+        if (self.updates - 1) % self.settings.actor_update_interval == 0:
+            self.update_actor(batch.obs)
+        if self.updates % self.settings.target_update_interval == 0:
+            with torch.no_grad():
+                torch._foreach_lerp_(
+                    list(self.critic_target.parameters()), list(self.critic.parameters()), self.settings.tau
+                )
+
+    def update_actor(self, obs: torch.Tensor) -> None:
+        """Policy step on ``alpha log pi - min Q`` and temperature step toward the target entropy."""
         alpha = self.log_alpha.exp().detach()
-        act, logp = self.actor(batch.obs)
-        q_pi = self.q_values(batch.obs, act).min(dim=0).values
+        act, logp = self.actor(obs)
+        # The actor needs dQ/da only: frozen critic weights skip their weight-gradient matmuls (same result).
+        self.critic.requires_grad_(False)
+        q_pi = self.q_values(obs, act).min(dim=0).values
+        self.critic.requires_grad_(True)
         policy_loss = (alpha * logp - q_pi).mean()
         self.actor_opt.zero_grad(set_to_none=True)
         policy_loss.backward()
@@ -113,26 +132,25 @@ class SAC(nn.Module):
         self.alpha_opt.zero_grad(set_to_none=True)
         alpha_loss.backward()
         self.alpha_opt.step()
-
-        self.updates += 1
-        if self.updates % self.settings.target_update_interval == 0:
-            with torch.no_grad():
-                torch._foreach_lerp_(
-                    list(self.critic_target.parameters()), list(self.critic.parameters()), self.settings.tau
-                )
         with torch.no_grad():
-            self._diag_sum += torch.stack([q_loss, policy_loss, alpha, -logp.mean(), q.mean()]).detach()
-        self._diag_count += 1
+            self._diag_sum[1:4] += torch.stack([policy_loss, alpha, -logp.mean()]).detach()
+        self._diag_count[1] += 1
 
     def pop_diagnostics(self) -> dict[str, float]:
         """Means since the last call (NaN if no update happened): one host sync per evaluation."""
         names = ("sac/q_loss", "sac/policy_loss", "sac/alpha", "sac/entropy", "sac/q_mean")
-        if self._diag_count == 0:
+        critic, actor = self._diag_count
+        if critic == 0:
             values = [float("nan")] * len(names)
         else:
-            values = (self._diag_sum / self._diag_count).tolist()
+            counts = torch.tensor(
+                [critic, max(actor, 1), max(actor, 1), max(actor, 1), critic], device=self._diag_sum.device
+            )
+            values = (self._diag_sum / counts).tolist()
+            if actor == 0:
+                values[1:4] = [float("nan")] * 3
         self._diag_sum.zero_()
-        self._diag_count = 0
+        self._diag_count = [0, 0]
         return {**dict(zip(names, values, strict=True)), "sac/updates": float(self.updates)}
 
     DIAGNOSTIC_KEYS = ("sac/q_loss", "sac/policy_loss", "sac/alpha", "sac/entropy", "sac/q_mean", "sac/updates")
@@ -141,14 +159,16 @@ class SAC(nn.Module):
         return {
             "updates": self.updates,
             "diag_sum": self._diag_sum.cpu(),
-            "diag_count": self._diag_count,
+            "diag_count": list(self._diag_count),
             "actor_opt": self.actor_opt.state_dict(),
             "critic_opt": self.critic_opt.state_dict(),
             "alpha_opt": self.alpha_opt.state_dict(),
         }
 
     def load_extra_state(self, state: dict) -> None:
-        self.updates, self._diag_count = state["updates"], state["diag_count"]
+        self.updates = state["updates"]
+        count = state["diag_count"]  # checkpoints before actor_update_interval held one count for both
+        self._diag_count = list(count) if isinstance(count, list | tuple) else [count, count]
         self._diag_sum.copy_(state["diag_sum"])
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
