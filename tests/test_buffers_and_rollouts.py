@@ -54,6 +54,27 @@ def test_resize_keeps_newest_and_checkpoint_roundtrip():
     assert other.capacity == 6 and other.all().rew.tolist() == [5, 6, 7, 8, 9, 10]
 
 
+def test_resize_of_a_wrapped_ring_in_chunks_matches_rebuilding_it(monkeypatch):
+    """Resize copies rows in chunks straight from the old storage (lower peak memory): the result must be the
+    buffer one gets by adding the newest rows, oldest first, to a fresh one, and must sample the same."""
+    monkeypatch.setattr("mbrlbench.components.buffers.RESIZE_CHUNK", 2)
+    for new_capacity in (3, 7, 12):
+        buf = ReplayBuffer(7, obs_dim=2, act_dim=1)
+        _fill(buf, 0, 5)
+        _fill(buf, 5, 5)  # wrapped: rows 3..9 stored, write pointer mid-array
+        rebuilt = ReplayBuffer(new_capacity, obs_dim=2, act_dim=1)
+        rebuilt.add(*buf.all())
+        buf.resize(new_capacity)
+        assert buf.all().rew.tolist() == rebuilt.all().rew.tolist() == list(range(10 - min(7, new_capacity), 10))
+        assert torch.equal(buf.all().next_obs[:, 1], buf.all().rew + 0.5)  # rows stay whole
+        _fill(buf, 10, 2)
+        _fill(rebuilt, 10, 2)
+        torch.manual_seed(0)
+        ours = buf.sample(40).rew
+        torch.manual_seed(0)
+        assert torch.equal(ours, rebuilt.sample(40).rew)
+
+
 def test_wrapped_buffer_samples_the_same_after_save_and_load():
     """A full ring whose write pointer is mid-array must sample identically once checkpointed and reloaded
     (found by the crash-safety kill loop: resumed runs drew other transitions)."""

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import torch
 
 FIELDS = ("obs", "act", "rew", "next_obs", "done")
+RESIZE_CHUNK = 1 << 20  # rows moved per copy when a buffer is reallocated
 
 
 class Batch(NamedTuple):
@@ -76,13 +77,21 @@ class ReplayBuffer:
         return self.gather(idx)
 
     def resize(self, capacity: int) -> None:
+        """Reallocate to ``capacity`` keeping the newest rows, oldest first (as ``add`` of ``all()`` would).
+        Rows move straight from the old storage in chunks: the peak is old + new storage, no third copy
+        (humanoid's model pool reaches ~4.4 GB)."""
         capacity = int(capacity)
         if capacity == self.capacity:
             return
-        kept = self.all()
-        self.capacity, self.ptr, self.size = capacity, 0, 0
+        keep = min(self.size, capacity)
+        old, order = self._storage, self._ordered_indices()[self.size - keep :]
         self._storage = self._allocate(capacity)
-        self.add(*kept)
+        for start in range(0, keep, RESIZE_CHUNK):
+            rows = order[start : start + RESIZE_CHUNK]
+            for k in FIELDS:
+                self._storage[k][start : start + rows.shape[0]] = old[k][rows]
+        del old
+        self.capacity, self.size, self.ptr = capacity, keep, keep % capacity
 
     # ------------------------------------------------------------- checkpointing
     def state_dict(self) -> dict:

@@ -20,6 +20,7 @@ from mbrlbench.components.mlp import mlp
 from mbrlbench.components.optim import adam
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # softlearning's SCALE_DIAG_MIN_MAX
+COMPILE_BACKEND = "inductor"  # torch.compile backend of ``SACSettings.compile`` (tests use "aot_eager")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class SACSettings:
     init_alpha: float = 1.0
     target_update_interval: int = 1
     actor_update_interval: int = 1
+    compile: bool = False
 
 
 class TanhGaussianActor(nn.Module):
@@ -75,6 +77,11 @@ class SAC(nn.Module):
         self.updates = 0
         self._diag_sum = torch.zeros(5, device=device)  # q_loss, policy_loss, alpha, entropy, q_mean
         self._diag_count = [0, 0]  # critic steps (q_loss, q_mean), actor steps (policy_loss, alpha, entropy)
+        self._critic_loss, self._actor_loss = self.critic_loss, self.actor_loss
+        if settings.compile:  # opt-in: fused forward/backward graphs; random draws stay eager's (same stream)
+            options = {"fallback_random": True} if COMPILE_BACKEND == "inductor" else None
+            self._critic_loss = torch.compile(self.critic_loss, backend=COMPILE_BACKEND, options=options)
+            self._actor_loss = torch.compile(self.actor_loss, backend=COMPILE_BACKEND, options=options)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
@@ -93,17 +100,28 @@ class SAC(nn.Module):
         soft = next_q - self.log_alpha.exp() * next_logp
         return batch.rew + self.settings.gamma * (1.0 - batch.done) * soft
 
+    def critic_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Softlearning's critic loss (0.5 MSE per critic, summed over both) and the mean Q-value."""
+        target = self.q_target(batch)
+        q = self.q_values(batch.obs, batch.act)
+        return 0.5 * ((q - target) ** 2).mean(dim=1).sum(), q.mean()
+
+    def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``alpha log pi(a|s) - min_j Q_j(s, a)`` with ``a ~ pi(.|s)``; also ``log pi`` and ``alpha``."""
+        alpha = self.log_alpha.exp().detach()
+        act, logp = self.actor(obs)
+        q_pi = self.q_values(obs, act).min(dim=0).values
+        return (alpha * logp - q_pi).mean(), logp, alpha
+
     def update(self, batch: Batch) -> None:
         """One gradient step on the critics; on every ``actor_update_interval``-th call also on actor and
         temperature; Polyak target update every ``target_update_interval``-th call."""
-        target = self.q_target(batch)
-        q = self.q_values(batch.obs, batch.act)
-        q_loss = 0.5 * ((q - target) ** 2).mean(dim=1).sum()  # softlearning: 0.5 * MSE per critic
+        q_loss, q_mean = self._critic_loss(batch)
         self.critic_opt.zero_grad(set_to_none=True)
         q_loss.backward()
         self.critic_opt.step()
         with torch.no_grad():
-            self._diag_sum[[0, 4]] += torch.stack([q_loss, q.mean()]).detach()
+            self._diag_sum[[0, 4]] += torch.stack([q_loss, q_mean]).detach()
         self._diag_count[0] += 1
 
         self.updates += 1
@@ -116,14 +134,11 @@ class SAC(nn.Module):
                 )
 
     def update_actor(self, obs: torch.Tensor) -> None:
-        """Policy step on ``alpha log pi - min Q`` and temperature step toward the target entropy."""
-        alpha = self.log_alpha.exp().detach()
-        act, logp = self.actor(obs)
+        """Policy step on ``actor_loss`` and temperature step toward the target entropy."""
         # The actor needs dQ/da only: frozen critic weights skip their weight-gradient matmuls (same result).
         self.critic.requires_grad_(False)
-        q_pi = self.q_values(obs, act).min(dim=0).values
+        policy_loss, logp, alpha = self._actor_loss(obs)
         self.critic.requires_grad_(True)
-        policy_loss = (alpha * logp - q_pi).mean()
         self.actor_opt.zero_grad(set_to_none=True)
         policy_loss.backward()
         self.actor_opt.step()

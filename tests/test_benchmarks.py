@@ -1,0 +1,95 @@
+"""The benchmark harness (benchmarks/run.py): exclusive phase accounting and one worker repetition.
+
+Speed itself is measured by the harness, never asserted by tests."""
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HARNESS = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def harness():
+    spec = importlib.util.spec_from_file_location("benchmark_harness", HARNESS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_nested_phases_are_timed_exclusively(harness, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: clock[0])
+    timer = harness.PhaseTimer(sync=lambda: None)
+
+    def work(seconds):
+        clock[0] += seconds
+
+    rollout = timer.wrap("rollouts", lambda: work(2.0))
+
+    def meta_step():  # 1 s of its own, around a 2 s rollout, then 0.5 s more
+        work(1.0)
+        rollout()
+        work(0.5)
+
+    timed_meta = timer.wrap("policy", meta_step)
+    timed_meta()
+    timed_meta()
+    assert timer.seconds["policy"] == pytest.approx(3.0)  # 2 x 1.5 s, the rollouts subtracted
+    assert timer.seconds["rollouts"] == pytest.approx(4.0)
+    assert timer.calls == {"policy": 2, "rollouts": 2}
+
+
+def test_every_phase_target_exists(harness):
+    """A renamed method would silently drop out of the split: each target must resolve."""
+    import importlib
+
+    for phase, target in harness.PHASES:
+        assert phase in harness.PHASE_NAMES
+        module_name, attr = target.split(":")
+        obj = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        assert callable(obj), target
+
+
+def test_one_worker_repetition_reports_a_consistent_split():
+    job = {
+        "case": "mbpo/inverted_pendulum",
+        "algorithm": "mbpo",
+        "task": "inverted_pendulum",
+        "overrides": {
+            "n_initial_exploration_steps": 60,
+            "min_pool_size": 60,
+            "model_train_freq": 20,
+            "rollout_batch_size": 50,
+            "model_max_epochs": 2,
+            "n_train_repeat": 2,
+            "sac_hidden": 16,
+            "model_hidden": 16,
+            "batch_size": 32,
+        },
+        "steps": 40,
+        "device": "cpu",
+        "threads": 1,
+        "alone": 3,
+        "eval_episodes": 1,
+        "eval_every": 1000,
+    }
+    out = subprocess.run(
+        [sys.executable, str(HARNESS), "--worker", json.dumps(job)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    assert row["steps"] == 40
+    assert row["calls_model"] == 2 and row["calls_policy"] == 80  # a fit every 20 steps, 2 updates per step
+    assert row["sac_updates_per_step"] == 2
+    phases = sum(row[f"ms_per_step_{p}"] for p in ("env", "model", "rollouts", "policy", "other"))
+    assert phases == pytest.approx(1000 * row["wall_s"] / row["steps"])
+    assert row["ms_per_step_other"] >= -1e-6 and row["checkpoint_mb"] > 0 and row["peak_host_mb"] > 0
+    assert math.isnan(row["peak_gpu_mb"]) and row["step_over_alone"] > 0
