@@ -68,10 +68,18 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str]] = {
             "rollout_schedule": (20, 150, 1, 1),
             "rollout_batch_size": 100_000,
             "model_train_freq": 250,
-            "model_patience": 1,
+            # mbrl-lib's patience 1 stops at the first epoch without improvement (``epochs_since_update >=
+            # patience``); ours counts like the official MBPO (``> patience``), so the same rule is our 0.
+            "model_patience": 0,
             "model_weight_decays": [2e-5] * 5,
         },
         "mbrl-lib's MBPO halfcheetah settings",
+    ),
+    "mbmpo-reduced": (
+        "mbmpo",
+        "halfcheetah_h200",
+        {"meta_steps": 2, "model_max_epochs": 10},
+        "MB-MPO on its paper task with 2 of 30 meta-steps and at most 10 of 500 model epochs (CPU budget)",
     ),
 }
 
@@ -105,38 +113,50 @@ class PhaseTimer:
 
     def __init__(self, sync: Any) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
+        self.calls: dict[str, int] = defaultdict(int)  # outermost calls per phase (a super() call is not another)
         self.sync = sync  # waits for the GPU so that time lands in the phase that queued the work
-        self.stack: list[float] = []  # time spent in nested timed calls, per open call
+        self.stack: list[tuple[str, float]] = []  # per open call: its phase, time spent in nested timed calls
 
     def wrap(self, phase: str, fn: Any) -> Any:
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
             self.sync()
             start = time.perf_counter()
-            self.stack.append(0.0)
+            outermost = all(open_phase != phase for open_phase, _ in self.stack)
+            self.stack.append((phase, 0.0))
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.sync()
                 elapsed = time.perf_counter() - start
-                nested = self.stack.pop()
+                _, nested = self.stack.pop()
                 self.seconds[phase] += elapsed - nested
-                self.calls[phase] += 1
+                self.calls[phase] += outermost
                 if self.stack:
-                    self.stack[-1] += elapsed
+                    outer_phase, outer_nested = self.stack[-1]
+                    self.stack[-1] = (outer_phase, outer_nested + elapsed)
 
         return timed
 
     def install(self) -> None:
+        """Wrap every target; a method is wrapped on its class and on each subclass that overrides it (TOM's own
+        ``fit_model``), so an override never escapes its phase. Nested calls (``super()``) stay exclusive."""
+        importlib.import_module("mbrlbench.algorithms")  # every algorithm class, so subclasses are known
         for phase, target in PHASES:
             module_name, attr = target.split(":")
             module = importlib.import_module(module_name)
-            owner_name, _, method = attr.rpartition(".")
-            owner = getattr(module, owner_name) if owner_name else module
-            name = method or attr
-            if name in vars(owner):  # only where defined, so an inherited method is not wrapped twice
-                setattr(owner, name, self.wrap(phase, getattr(owner, name)))
+            owner_name, _, name = attr.rpartition(".")
+            if not owner_name:  # a module-level function, patched where it is used
+                setattr(module, name, self.wrap(phase, getattr(module, name)))
+                continue
+            pending = [getattr(module, owner_name)]
+            while pending:
+                cls = pending.pop()
+                pending.extend(cls.__subclasses__())
+                if name in vars(cls) and not getattr(vars(cls)[name], "_phase_timed", False):
+                    wrapped = self.wrap(phase, vars(cls)[name])
+                    wrapped._phase_timed = True  # type: ignore[attr-defined]
+                    setattr(cls, name, wrapped)
 
 
 def cpu_name() -> str:
@@ -231,6 +251,8 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         row["sac_ms_alone"] = 1000 * (time.perf_counter() - start) / job["alone"]
         alone = row["sac_updates_per_step"] * row["sac_ms_alone"] + 1000 * (split["model"] + split["rollouts"]) / steps
         row["step_over_alone"] = (1000 * wall / steps) / alone
+    last = getattr(algo, "last", {})
+    row["fit_epochs"] = last.get("model/epochs", float("nan"))
     if hasattr(algo, "model_buffer") and hasattr(algo, "_model_buffer_size"):
         longest = algo._model_buffer_size(config.rollout_schedule[3])
         row_bytes = 4 * (2 * algo.obs_dim + algo.act_dim + 2)
@@ -444,7 +466,12 @@ def pack_table(packed: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algorithms", nargs="*", default=["mbpo"], help="registered names, e.g. mbpo sac tom")
+    parser.add_argument(
+        "--algorithms",
+        nargs="*",
+        default=None,
+        help="registered names, e.g. mbpo sac tom (default: mbpo, none with --cases)",
+    )
     parser.add_argument("--tasks", nargs="*", default=["hopper"])
     parser.add_argument("--cases", nargs="*", default=[], choices=sorted(CASES), help="named setting bundles")
     parser.add_argument("--steps", type=int, default=250, help="timed env steps per repetition")
@@ -472,6 +499,8 @@ def main() -> None:
 
     overrides = dict(item.split("=", 1) for item in args.set)
     overrides = {k: parse_value(v) for k, v in overrides.items()}
+    if args.algorithms is None:
+        args.algorithms = [] if args.cases else ["mbpo"]
     cases = [(f"{a}/{t}", a, t, dict(overrides)) for a in args.algorithms for t in args.tasks]
     cases += [
         (f"{name}/{CASES[name][1]}", CASES[name][0], CASES[name][1], {**CASES[name][2], **overrides})

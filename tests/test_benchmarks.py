@@ -44,6 +44,15 @@ def test_nested_phases_are_timed_exclusively(harness, monkeypatch):
     assert timer.seconds["rollouts"] == pytest.approx(4.0)
     assert timer.calls == {"policy": 2, "rollouts": 2}
 
+    base_step = timer.wrap("env", lambda: work(0.25))
+
+    def override():  # a subclass override calling super(): one call of the phase, its time counted once
+        work(0.5)
+        base_step()
+
+    timer.wrap("env", override)()
+    assert timer.seconds["env"] == pytest.approx(0.75) and timer.calls["env"] == 1
+
 
 def test_every_phase_target_exists(harness):
     """A renamed method would silently drop out of the split: each target must resolve."""
@@ -56,6 +65,24 @@ def test_every_phase_target_exists(harness):
         for part in attr.split("."):
             obj = getattr(obj, part)
         assert callable(obj), target
+
+
+def test_overrides_in_subclasses_are_timed_too():
+    """TOM overrides MBPO's ``fit_model`` and ``env_step``: both overrides must land in their phases, not in
+    ``other`` (checked in a subprocess: installing patches the classes for the whole process)."""
+    code = f"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("h", {str(HARNESS)!r}); h = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(h)
+h.PhaseTimer(sync=lambda: None).install()
+from mbrlbench.algorithms.mbpo import MBPO
+from mbrlbench.algorithms.tom import TOM
+from mbrlbench.algorithms.sac_agent import SACDriven
+timed = [getattr(m, "_phase_timed", False) for m in (MBPO.fit_model, TOM.fit_model, TOM.env_step, SACDriven.env_step)]
+sys.exit(0 if all(timed) else 1)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def test_one_worker_repetition_reports_a_consistent_split():

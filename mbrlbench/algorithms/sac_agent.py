@@ -27,10 +27,6 @@ class SACConfigFields(AlgorithmConfig):
     actor_update_interval: int = Field(
         1, ge=1, description="SAC updates per actor/temperature step; 1 = every update [repo base.py, softlearning]."
     )
-    sac_compile: bool = Field(
-        False,
-        description="torch.compile the SAC losses: opt-in speed-up (docs/performance.md); rounding may differ.",
-    )
     init_alpha: float = Field(1.0, gt=0, description="Initial temperature (softlearning log_alpha = 0).")
     target_entropy: float | None = Field(
         None, description="Entropy target of the temperature; None = -|A| (SAC v2 heuristic)."
@@ -68,7 +64,6 @@ class SACDriven(Algorithm):
             init_alpha=config.init_alpha,
             target_update_interval=config.target_update_interval,
             actor_update_interval=config.actor_update_interval,
-            compile=config.sac_compile,
         )
         self.sac = SAC(self.obs_dim, self.act_dim, low, high, settings, device)
         self.env_buffer = ReplayBuffer(config.replay_size, self.obs_dim, self.act_dim, device)

@@ -20,7 +20,6 @@ from mbrlbench.components.mlp import mlp
 from mbrlbench.components.optim import adam
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # softlearning's SCALE_DIAG_MIN_MAX
-COMPILE_BACKEND = "inductor"  # torch.compile backend of ``SACSettings.compile`` (tests use "aot_eager")
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,6 @@ class SACSettings:
     init_alpha: float = 1.0
     target_update_interval: int = 1
     actor_update_interval: int = 1
-    compile: bool = False
 
 
 class TanhGaussianActor(nn.Module):
@@ -77,11 +75,6 @@ class SAC(nn.Module):
         self.updates = 0
         self._diag_sum = torch.zeros(5, device=device)  # q_loss, policy_loss, alpha, entropy, q_mean
         self._diag_count = [0, 0]  # critic steps (q_loss, q_mean), actor steps (policy_loss, alpha, entropy)
-        self._critic_loss, self._actor_loss = self.critic_loss, self.actor_loss
-        if settings.compile:  # opt-in: fused forward/backward graphs; random draws stay eager's (same stream)
-            options = {"fallback_random": True} if COMPILE_BACKEND == "inductor" else None
-            self._critic_loss = torch.compile(self.critic_loss, backend=COMPILE_BACKEND, options=options)
-            self._actor_loss = torch.compile(self.actor_loss, backend=COMPILE_BACKEND, options=options)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
@@ -116,7 +109,7 @@ class SAC(nn.Module):
     def update(self, batch: Batch) -> None:
         """One gradient step on the critics; on every ``actor_update_interval``-th call also on actor and
         temperature; Polyak target update every ``target_update_interval``-th call."""
-        q_loss, q_mean = self._critic_loss(batch)
+        q_loss, q_mean = self.critic_loss(batch)
         self.critic_opt.zero_grad(set_to_none=True)
         q_loss.backward()
         self.critic_opt.step()
@@ -137,7 +130,7 @@ class SAC(nn.Module):
         """Policy step on ``actor_loss`` and temperature step toward the target entropy."""
         # The actor needs dQ/da only: frozen critic weights skip their weight-gradient matmuls (same result).
         self.critic.requires_grad_(False)
-        policy_loss, logp, alpha = self._actor_loss(obs)
+        policy_loss, logp, alpha = self.actor_loss(obs)
         self.critic.requires_grad_(True)
         self.actor_opt.zero_grad(set_to_none=True)
         policy_loss.backward()
