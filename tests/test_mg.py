@@ -226,3 +226,12 @@ def test_mg_stopped_inside_a_batch_then_resumed_equals_unbroken(tmp_path):
     unbroken, resumed = unbroken_and_resumed(tmp_path, suite, stop_at=350)
     assert unbroken["env_step"].tolist() == list(range(100, 601, 100))
     pd.testing.assert_frame_equal(resumed, unbroken)
+
+
+@pytest.mark.parametrize("task", ["hopper", "inverted_pendulum"])
+def test_model_weight_decays_are_mbpo_s(task):
+    """MG says its model is MBPO's: the same per-layer L2 (official (2.5, 5, 7.5, 7.5, 10)e-5 at 4 layers)."""
+    mg = resolve_config("mg", task)
+    assert mg.weight_decays() == resolve_config("mbpo", task, {"model_layers": mg.model_layers}).weight_decays()
+    if mg.model_layers == 4:
+        assert mg.weight_decays() == [2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4]

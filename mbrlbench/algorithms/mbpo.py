@@ -58,12 +58,19 @@ class MBPOConfig(SACConfigFields):
         return self
 
     def weight_decays(self) -> list[float]:
-        if self.model_weight_decays is not None:
-            return self.model_weight_decays
-        if self.model_layers == 4:
-            return [2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4]
-        step = (1e-4 - 2.5e-5) / self.model_layers  # other depths: the same ramp, evenly spaced
-        return [2.5e-5 + i * step for i in range(self.model_layers + 1)]
+        return official_weight_decays(self.model_layers, self.model_weight_decays)
+
+
+def official_weight_decays(layers: int, override: list[float] | None = None) -> list[float]:
+    """Per-layer L2 of the model: the override, else MBPO's official values for its 4 hidden layers, else (other
+    depths, no official value) the same 2.5e-5 .. 1e-4 ramp evenly spaced. Shared so every algorithm that says
+    "MBPO's decays" gets exactly these."""
+    if override is not None:
+        return list(override)
+    if layers == 4:
+        return [2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4]
+    step = (1e-4 - 2.5e-5) / layers
+    return [2.5e-5 + i * step for i in range(layers + 1)]
 
 
 # Per-task settings of the official configs (``examples/config/<env>/0.py``) over the Hopper defaults.

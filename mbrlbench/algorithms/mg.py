@@ -33,7 +33,7 @@ from torch import nn
 from torch.func import functional_call
 
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
-from mbrlbench.algorithms.mbpo import ensemble_from_config
+from mbrlbench.algorithms.mbpo import ensemble_from_config, official_weight_decays
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.mlp import mlp
 from mbrlbench.components.optim import adam
@@ -98,7 +98,7 @@ class MGConfig(AlgorithmConfig):
     model_layers: int = Field(4, ge=1, description="Hidden layers of the model, swish [mbpo].")
     model_lr: float = Field(1e-3, gt=0, description="Model Adam lr [mbpo].")
     model_weight_decays: list[float] | None = Field(
-        None, description="L2 per layer; None = MBPO's ramp 2.5e-5 .. 1e-4 [mbpo]."
+        None, description="L2 per layer; None = MBPO's (2.5, 5, 7.5, 7.5, 10)e-5 at 4 layers [mbpo]."
     )
     holdout_ratio: float = Field(0.1, ge=0, lt=1, description="Share of real transitions held out (striding); ours.")
     max_holdout: int = Field(5000, ge=1, description="Newest held-out transitions kept [mbpo bnn.py cap].")
@@ -145,10 +145,7 @@ class MGConfig(AlgorithmConfig):
         return self
 
     def weight_decays(self) -> list[float]:
-        if self.model_weight_decays is not None:
-            return list(self.model_weight_decays)
-        step = (1e-4 - 2.5e-5) / self.model_layers  # MBPO's ramp; for 4 layers close to (2.5, 5, 7.5, 7.5, 10)e-5
-        return [2.5e-5 + i * step for i in range(self.model_layers + 1)]
+        return official_weight_decays(self.model_layers, self.model_weight_decays)
 
 
 # InvertedPendulum (our CPU check, not in any paper): smaller batches and a smaller model, so a CPU run learns
