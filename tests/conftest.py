@@ -30,14 +30,16 @@ def suite_file(tmp_path: Path) -> Path:
     return path
 
 
-def micro_suite(tmp_path: Path, name: str, task: str, algorithm: str, overrides: dict, **fields) -> Path:
+def micro_suite(
+    tmp_path: Path, name: str, task: str, algorithm: str, overrides: dict, device: str = "cpu", **fields
+) -> Path:
     """A one-run suite file (seed, env_steps, eval every/episodes from ``fields``) with ``overrides``."""
     body = ", ".join(f"{k}: {v}" for k, v in overrides.items())
     path = tmp_path / "suite.yaml"
     path.write_text(
         f"name: {name}\ntasks: [{task}]\nalgorithms: [{algorithm}]\nseeds: [{fields['seed']}]\n"
         f"env_steps: {fields['env_steps']}\neval: {{every: {fields['every']}, episodes: {fields['episodes']}}}\n"
-        f"device: cpu\ncheckpoint_every: 1\noverrides:\n  {algorithm}:\n    all: {{{body}}}\n"
+        f"device: {device}\ncheckpoint_every: 1\noverrides:\n  {algorithm}:\n    all: {{{body}}}\n"
     )
     return path
 

@@ -114,7 +114,8 @@ class SAC(nn.Module):
         q_loss.backward()
         self.critic_opt.step()
         with torch.no_grad():
-            self._diag_sum[[0, 4]] += torch.stack([q_loss, q_mean]).detach()
+            # slots 0 and 4 as a strided view: an index list would be copied to the device, a host sync
+            self._diag_sum[0::4] += torch.stack([q_loss, q_mean]).detach()
         self._diag_count[0] += 1
 
         self.updates += 1

@@ -1,0 +1,94 @@
+"""CUDA: the same numbers as on CPU, no host syncs inside the SAC update, every algorithm runs and resumes.
+
+Skipped without a GPU (this project's CI has none); a GPU session runs them with ``benchmarks/gpu_session.sh``.
+"""
+
+import copy
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import MICRO_SUITE, micro_suite, unbroken_and_resumed
+from test_mbmpo import TINY as MBMPO_TINY
+from test_mg import TINY as MG_TINY
+from test_mnm import SUITE as MNM_SUITE
+from test_tom import TINY as TOM_TINY
+
+from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.sac import SAC, SACSettings
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+_MICRO = yaml.safe_load(MICRO_SUITE)["overrides"]
+# algorithm -> (task, tiny overrides, env_steps, eval every, stop_at)
+CASES = {
+    "mbpo": ("inverted_pendulum", _MICRO["mbpo"]["all"], 400, 100, 200),
+    "sac": ("inverted_pendulum", _MICRO["sac"]["all"], 400, 100, 200),
+    "tom": ("inverted_pendulum", TOM_TINY, 400, 100, 200),
+    "mnm": ("inverted_pendulum", yaml.safe_load(MNM_SUITE)["overrides"]["mnm"]["all"], 400, 100, 200),
+    "mg": ("inverted_pendulum", MG_TINY, 600, 100, 350),
+    "mbmpo": ("hopper_h200", MBMPO_TINY, 900, 300, 300),
+}
+
+
+def test_ensemble_loss_and_gradients_match_cpu():
+    torch.manual_seed(0)
+    cpu = ProbabilisticEnsemble(11, 3, members=7, elites=5, hidden=200, layers=4)
+    inputs, targets = torch.randn(7, 256, 14), torch.randn(7, 256, 12)
+    cpu.normalizer.fit(inputs.reshape(-1, 14))
+    gpu = copy.deepcopy(cpu).cuda()
+    losses = []
+    for model, device in ((cpu, "cpu"), (gpu, "cuda")):
+        loss = model.nll_loss(inputs.to(device), targets.to(device))
+        loss.backward()
+        losses.append(loss.detach().cpu())
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=1e-4)
+    for p_cpu, p_gpu in zip(cpu.parameters(), gpu.parameters(), strict=True):
+        torch.testing.assert_close(p_gpu.grad.cpu(), p_cpu.grad, rtol=1e-3, atol=1e-5)
+
+
+def test_grouped_forward_matches_batched_forward():
+    torch.manual_seed(1)
+    model = ProbabilisticEnsemble(11, 3, members=7, elites=5).cuda()
+    x = torch.randn(1000, 14, device="cuda")
+    member = torch.randint(7, (1000,), device="cuda")
+    grouped = model.net.forward_grouped(x, member)
+    batched = model.net(x)[member, torch.arange(1000, device="cuda")]
+    torch.testing.assert_close(grouped, batched, rtol=1e-4, atol=1e-5)
+
+
+def test_sac_update_and_batch_sampling_do_not_sync_the_host():
+    """The claim of docs/performance.md: no per-update host syncs (a sync would stall the GPU queue)."""
+    torch.manual_seed(2)
+    sac = SAC(11, 3, low=-1.0, high=1.0, settings=SACSettings(), device=torch.device("cuda"))
+    buffer = ReplayBuffer(10_000, 11, 3, device="cuda")
+    buffer.add(torch.randn(5000, 11), torch.rand(5000, 3), torch.randn(5000), torch.randn(5000, 11), torch.zeros(5000))
+    sac.update(buffer.sample(256))  # first step: lazy optimizer state
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(20):
+            sac.update(buffer.sample(256))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    diagnostics = sac.pop_diagnostics()
+    assert all(torch.isfinite(torch.tensor(v)) for v in diagnostics.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", CASES)
+def test_runs_on_cuda_and_resumes(tmp_path, algorithm):
+    task, overrides, env_steps, every, stop_at = CASES[algorithm]
+    fields = {"seed": 1, "env_steps": env_steps, "every": every, "episodes": 2}
+    suite = micro_suite(tmp_path, f"cuda_{algorithm}", task, algorithm, overrides, device="cuda", **fields)
+    unbroken, resumed = unbroken_and_resumed(tmp_path, suite, stop_at=stop_at)
+    # GPU kernels need not be bitwise deterministic: the same rows, finite, not necessarily equal numbers.
+    assert resumed["env_step"].tolist() == unbroken["env_step"].tolist()
+    assert unbroken["env_step"].is_unique and unbroken["env_step"].iloc[-1] >= env_steps - every
+    for frame in (unbroken, resumed):
+        assert frame["eval_return_mean"].notna().all()
+    config = yaml.safe_load(next((tmp_path / "unbroken").rglob("config.yaml")).read_text())
+    assert config["recorded"]["device"].startswith("cuda")
+    assert pd.api.types.is_numeric_dtype(unbroken["eval_return_mean"])
