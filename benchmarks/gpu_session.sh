@@ -2,8 +2,8 @@
 # The device checks of a GPU session, prepared so that a lent machine's 15 minutes go to measuring.
 #
 #   here:   bash benchmarks/gpu_wheels.sh                      (once: wheels the GPU image lacks, into .whl/)
-#   there:  bash benchmarks/gpu_session.sh 1   (carry .whl; <= 5 min)  CUDA tests + MBPO hopper table
-#           bash benchmarks/gpu_session.sh 2   (carry .whl; <= 5 min)  packing k = 1, 2, 4, 8 (MPS too) + MB-MPO
+#   there:  bash benchmarks/gpu_session.sh 1   (carry .whl; <= 5 min)  CUDA tests, MBPO hopper eager and graphed
+#           bash benchmarks/gpu_session.sh 2   (carry .whl; <= 5 min)  phase split, packing k = 1, 2, 4, 8, MB-MPO
 #
 # Run part 2 right after part 1 (the machine stays warm for 30 s). Every section has its own time limit and
 # writes under $OUT (the device tool brings it back; here it defaults to benchmarks/results/gpu), so a section
@@ -27,28 +27,31 @@ python3 -c "import torch, mujoco, gymnasium, pydantic; print('torch', torch.__ve
 
 case "$part" in
 1)
-  log "CUDA tests (same numbers as CPU, no host sync in the SAC update, every algorithm runs and resumes)"
+  log "CUDA tests (same numbers as CPU, graphed SAC update = eager, no host sync, every algorithm runs and resumes)"
   timeout 100 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$OUT/cuda_tests.log"
-  log "MBPO hopper, paper settings: headline rate (no phase syncs: host and GPU overlap as in a real run)"
+  log "MBPO hopper, paper settings, eager: headline rate (no phase syncs: host and GPU overlap as in a real run)"
   timeout 100 python3 benchmarks/run.py --device cuda --reps 3 --no-phase-sync --out "$OUT" 2>&1 \
-    | tee "$OUT/mbpo_overlap.log"
-  log "MBPO hopper, paper settings: phase split (a sync at each phase boundary, so GPU time lands in its phase)"
-  timeout 100 python3 benchmarks/run.py --device cuda --reps 2 --out "$OUT" 2>&1 | tee "$OUT/mbpo_split.log"
+    | tee "$OUT/mbpo_eager.log"
+  log "MBPO hopper, paper settings, SAC updates replayed from CUDA graphs (sac_cuda_graph=true)"
+  timeout 100 python3 benchmarks/run.py --device cuda --reps 3 --no-phase-sync --set sac_cuda_graph=true \
+    --out "$OUT" 2>&1 | tee "$OUT/mbpo_graphed.log"
   ;;
 2)
+  log "MBPO hopper, paper settings, eager: phase split (a sync at each phase boundary puts GPU time in its phase)"
+  timeout 60 python3 benchmarks/run.py --device cuda --reps 1 --out "$OUT" 2>&1 | tee "$OUT/mbpo_split.log"
   log "packing without MPS: MBPO hopper, k copies at once (100 timed steps each, one model fit among them)"
   timeout 120 python3 benchmarks/run.py --device cuda --pack 1 2 4 8 --pack-only --reps 1 --steps 100 \
     --no-phase-sync --out "$OUT" 2>&1 | tee "$OUT/pack.log"
   if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d; then
     log "packing with MPS"
-    timeout 90 python3 benchmarks/run.py --device cuda --pack 4 8 --pack-only --reps 1 --steps 100 \
+    timeout 60 python3 benchmarks/run.py --device cuda --pack 4 --pack-only --reps 1 --steps 100 \
       --no-phase-sync --out "$OUT" 2>&1 | tee "$OUT/pack_mps.log"
     echo quit | nvidia-cuda-mps-control
   else
     log "MPS not available on this machine: packing measured without it only" | tee "$OUT/pack_mps.log"
   fi
   log "MB-MPO reduced (2 of 30 meta-steps, <= 10 model epochs; per-unit times scale to the paper's settings)"
-  timeout 80 python3 benchmarks/run.py --device cuda --cases mbmpo-reduced --reps 1 --out "$OUT" 2>&1 \
+  timeout 70 python3 benchmarks/run.py --device cuda --cases mbmpo-reduced --reps 1 --out "$OUT" 2>&1 \
     | tee "$OUT/mbmpo.log"
   ;;
 *)

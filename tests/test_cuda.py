@@ -15,7 +15,7 @@ from test_mg import TINY as MG_TINY
 from test_mnm import SUITE as MNM_SUITE
 from test_tom import TINY as TOM_TINY
 
-from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.buffers import Batch, ReplayBuffer
 from mbrlbench.components.ensemble import ProbabilisticEnsemble
 from mbrlbench.components.sac import SAC, SACSettings
 
@@ -75,6 +75,58 @@ def test_sac_update_and_batch_sampling_do_not_sync_the_host():
         torch.cuda.set_sync_debug_mode("default")
     diagnostics = sac.pop_diagnostics()
     assert all(torch.isfinite(torch.tensor(v)) for v in diagnostics.values())
+
+
+def _sac_pair(**settings) -> tuple[SAC, SAC]:
+    """An eager and a graphed SAC with equal weights and a policy whose noise is negligible (std e^-20), so
+    their updates must agree although the graph draws its random numbers at other offsets."""
+    pair = []
+    for graphed in (False, True):
+        torch.manual_seed(3)
+        sac = SAC(11, 3, -1.0, 1.0, SACSettings(cuda_graph=graphed, **settings), torch.device("cuda"))
+        with torch.no_grad():
+            sac.actor.head.weight[3:].zero_()
+            sac.actor.head.bias[3:].fill_(-20.0)
+        pair.append(sac)
+    return pair[0], pair[1]
+
+
+def _assert_same_weights(a: SAC, b: SAC) -> None:
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(q, p, rtol=1e-3, atol=1e-4)
+
+
+def test_graphed_sac_update_equals_eager_for_every_flag_combination():
+    eager, graphed = _sac_pair(actor_update_interval=2, target_update_interval=3)
+    torch.manual_seed(4)
+    shapes = [(256, 11), (256, 3), (256,), (256, 11), (256,)]
+    batches = [Batch(*(torch.randn(s, device="cuda") for s in shapes)) for _ in range(4)]
+    for i in range(24):  # (actor, target) takes all 4 values; each warmed up, captured, then replayed twice or more
+        eager.update(batches[i % 4])
+        graphed.update(batches[i % 4])
+    assert graphed._graphed is not None and len(graphed._graphed.graphs) == 4
+    _assert_same_weights(eager, graphed)
+    diag_eager, diag_graphed = eager.pop_diagnostics(), graphed.pop_diagnostics()
+    assert diag_graphed["sac/updates"] == diag_eager["sac/updates"] == 24
+    for key in ("sac/q_loss", "sac/policy_loss", "sac/alpha"):
+        assert diag_graphed[key] == pytest.approx(diag_eager[key], rel=1e-3, abs=1e-4)
+
+
+def test_graphed_sac_recaptures_after_loading_a_checkpoint():
+    eager, graphed = _sac_pair()
+    buffer = ReplayBuffer(1000, 11, 3, device="cuda")
+    buffer.add(torch.randn(1000, 11), torch.rand(1000, 3), torch.randn(1000), torch.randn(1000, 11), torch.zeros(1000))
+    for _ in range(5):
+        batch = buffer.sample(256)
+        eager.update(batch)
+        graphed.update(batch)
+    graphed.load_state_dict(eager.state_dict())  # a resume: new optimizer-state tensors, graphs must be rebuilt
+    graphed.load_extra_state(eager.extra_state())
+    for _ in range(5):
+        batch = buffer.sample(256)
+        eager.update(batch)
+        graphed.update(batch)
+    _assert_same_weights(eager, graphed)
 
 
 @pytest.mark.slow

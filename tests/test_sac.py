@@ -115,3 +115,15 @@ def test_actor_update_interval_updates_actor_and_temperature_on_every_kth_step()
     assert changed == [True, False, False, True, False, False, True]
     diag = sac.pop_diagnostics()
     assert diag["sac/updates"] == 7 and all(math.isfinite(v) for v in diag.values())
+
+
+def test_cuda_graph_setting_is_ignored_on_cpu():
+    """``sac_cuda_graph`` is a GPU speed setting: on CPU the update stays the eager one, bit for bit."""
+    batch = _batch()
+    plain, flagged = _sac(), _sac(cuda_graph=True)
+    assert flagged._graphed is None
+    for sac in (plain, flagged):
+        torch.manual_seed(2)
+        for _ in range(3):
+            sac.update(batch)
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), flagged.parameters(), strict=True))

@@ -28,6 +28,9 @@ class SACConfigFields(AlgorithmConfig):
         1, ge=1, description="SAC updates per actor/temperature step; 1 = every update [repo base.py, softlearning]."
     )
     init_alpha: float = Field(1.0, gt=0, description="Initial temperature (softlearning log_alpha = 0).")
+    sac_cuda_graph: bool = Field(
+        False, description="Replay each SAC update from a CUDA graph (CUDA only, ignored on CPU); ours, speed only."
+    )
     target_entropy: float | None = Field(
         None, description="Entropy target of the temperature; None = -|A| (SAC v2 heuristic)."
     )
@@ -64,6 +67,7 @@ class SACDriven(Algorithm):
             init_alpha=config.init_alpha,
             target_update_interval=config.target_update_interval,
             actor_update_interval=config.actor_update_interval,
+            cuda_graph=config.sac_cuda_graph,
         )
         self.sac = SAC(self.obs_dim, self.act_dim, low, high, settings, device)
         self.env_buffer = ReplayBuffer(config.replay_size, self.obs_dim, self.act_dim, device)

@@ -8,13 +8,14 @@ It computes the same update up to float rounding, so curves match within noise, 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 
 FUSED_DEVICES = ("cpu", "cuda")  # devices with a fused Adam kernel in torch >= 2.4
 
 
-def adam(params: Iterable[torch.Tensor], lr: float, **kwargs: float) -> torch.optim.Adam:
+def adam(params: Iterable[torch.Tensor], lr: float, **kwargs: Any) -> torch.optim.Adam:
     """``torch.optim.Adam`` with ``fused=True`` when every parameter lives on a device that has the kernel."""
     params = list(params)
     fused = bool(params) and all(p.device.type in FUSED_DEVICES for p in params)

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mbrlbench.components.buffers import Batch
+from mbrlbench.components.cuda_graphs import GraphedStep
 from mbrlbench.components.ensemble import EnsembleMLP
 from mbrlbench.components.mlp import mlp
 from mbrlbench.components.optim import adam
@@ -35,6 +36,7 @@ class SACSettings:
     init_alpha: float = 1.0
     target_update_interval: int = 1
     actor_update_interval: int = 1
+    cuda_graph: bool = False  # replay each update from a CUDA graph (CUDA only; ignored elsewhere)
 
 
 class TanhGaussianActor(nn.Module):
@@ -69,12 +71,14 @@ class SAC(nn.Module):
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(float(settings.init_alpha)).log())
         self.to(device)
-        self.actor_opt = adam(self.actor.parameters(), lr=settings.lr)
-        self.critic_opt = adam(self.critic.parameters(), lr=settings.lr)
-        self.alpha_opt = adam([self.log_alpha], lr=settings.lr)
+        graphed = settings.cuda_graph and torch.device(device).type == "cuda"
+        self.actor_opt = adam(self.actor.parameters(), lr=settings.lr, capturable=graphed)
+        self.critic_opt = adam(self.critic.parameters(), lr=settings.lr, capturable=graphed)
+        self.alpha_opt = adam([self.log_alpha], lr=settings.lr, capturable=graphed)
         self.updates = 0
         self._diag_sum = torch.zeros(5, device=device)  # q_loss, policy_loss, alpha, entropy, q_mean
         self._diag_count = [0, 0]  # critic steps (q_loss, q_mean), actor steps (policy_loss, alpha, entropy)
+        self._graphed = GraphedStep(self._step) if graphed else None
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
@@ -109,6 +113,15 @@ class SAC(nn.Module):
     def update(self, batch: Batch) -> None:
         """One gradient step on the critics; on every ``actor_update_interval``-th call also on actor and
         temperature; Polyak target update every ``target_update_interval``-th call."""
+        self.updates += 1
+        with_actor = (self.updates - 1) % self.settings.actor_update_interval == 0
+        with_target = self.updates % self.settings.target_update_interval == 0
+        (self._graphed or self._step)(batch, with_actor, with_target)
+        self._diag_count[0] += 1
+        self._diag_count[1] += with_actor
+
+    def _step(self, batch: Batch, with_actor: bool, with_target: bool) -> None:
+        """The tensor work of ``update`` (what a CUDA graph records): no host syncs, no Python state."""
         q_loss, q_mean = self.critic_loss(batch)
         self.critic_opt.zero_grad(set_to_none=True)
         q_loss.backward()
@@ -116,19 +129,16 @@ class SAC(nn.Module):
         with torch.no_grad():
             # slots 0 and 4 as a strided view: an index list would be copied to the device, a host sync
             self._diag_sum[0::4] += torch.stack([q_loss, q_mean]).detach()
-        self._diag_count[0] += 1
-
-        self.updates += 1
-        if (self.updates - 1) % self.settings.actor_update_interval == 0:
+        if with_actor:
             self.update_actor(batch.obs)
-        if self.updates % self.settings.target_update_interval == 0:
+        if with_target:
             with torch.no_grad():
                 torch._foreach_lerp_(
                     list(self.critic_target.parameters()), list(self.critic.parameters()), self.settings.tau
                 )
 
     def update_actor(self, obs: torch.Tensor) -> None:
-        """Policy step on ``actor_loss`` and temperature step toward the target entropy."""
+        """Policy step on ``actor_loss`` and temperature step toward the target entropy (``update`` counts it)."""
         # The actor needs dQ/da only: frozen critic weights skip their weight-gradient matmuls (same result).
         self.critic.requires_grad_(False)
         policy_loss, logp, alpha = self.actor_loss(obs)
@@ -143,7 +153,6 @@ class SAC(nn.Module):
         self.alpha_opt.step()
         with torch.no_grad():
             self._diag_sum[1:4] += torch.stack([policy_loss, alpha, -logp.mean()]).detach()
-        self._diag_count[1] += 1
 
     def pop_diagnostics(self) -> dict[str, float]:
         """Means since the last call (NaN if no update happened): one host sync per evaluation."""
@@ -182,3 +191,8 @@ class SAC(nn.Module):
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.alpha_opt.load_state_dict(state["alpha_opt"])
+        if self._graphed is not None:  # the loaded optimizer state is new tensors, with the checkpoint's flags
+            for opt in (self.actor_opt, self.critic_opt, self.alpha_opt):
+                for group in opt.param_groups:
+                    group["capturable"] = True
+            self._graphed.reset()
