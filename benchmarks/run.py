@@ -103,6 +103,7 @@ PHASES: list[tuple[str, str]] = [
     ("policy", "mbrlbench.algorithms.mbmpo:MBMPO.meta_step"),
     ("policy", "mbrlbench.algorithms.trpo:TRPO.update"),
     ("policy", "mbrlbench.algorithms.mg:MG.policy_update"),
+    ("env", "mbrlbench.algorithms.mbmpo:MBMPO.logging_return"),  # the paper metric: >= 4,000 uncounted steps
 ]
 PHASE_NAMES = ("env", "model", "rollouts", "policy", "eval", "other")
 

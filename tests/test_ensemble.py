@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from mbrlbench.components.ensemble import EnsembleMLP, Normalizer, ProbabilisticEnsemble
@@ -89,14 +90,36 @@ def test_fit_learns_a_function_and_elites_are_lowest_holdout():
     assert after.argmin().item() in model.elite_idx.tolist()
 
 
-def test_elites_are_picked_by_holdout_error():
-    model = _tiny_model()
-    x = torch.randn(100, 3)
-    y = torch.randn(100, 3)
-    with torch.no_grad():  # make member 1 terrible
-        model.net.layers[-1].bias[1] += 100.0
-    model.fit(x, y, batch_size=50, max_epochs=1, holdout_ratio=0.5)
-    assert 1 not in model.elite_idx.tolist()
+def test_elites_are_the_lowest_holdout_mse_not_the_lowest_training_error():
+    """Members predict constants: +5 fits the holdout rows (y = +5), -5 the training rows (y = -5), 0 is in
+    between. Elites by holdout MSE are {+5, 0}; by training error they would be {-5, 0}."""
+    model = _tiny_model(lr=1e-12)  # the one epoch leaves the members as set
+    n, holdout_ratio = 200, 0.5
+    torch.manual_seed(11)
+    hold = torch.randperm(n)[: int(n * holdout_ratio)]  # the split fit() draws first from the same seed
+    y = torch.full((n, 3), -5.0)
+    y[hold] = 5.0
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.zero_()
+        for member, value in enumerate((5.0, -5.0, 0.0)):
+            model.net.layers[-1].bias[member, 0, :3] = value
+    x = torch.randn(n, 3)
+    torch.manual_seed(11)
+    model.fit(x, y, batch_size=50, max_epochs=1, holdout_ratio=holdout_ratio)
+    assert model.elite_idx.tolist() == [0, 2]  # sorted by holdout MSE: 0 (exact), then 2
+
+
+def test_model_init_is_truncated_at_two_std():
+    """MBPO's fc.py init: std 1/(2 sqrt(in)), draws beyond 2 std redrawn (effective std 0.88 of it). PyTorch's
+    trunc_normal_ takes absolute bounds, so passing a=-2, b=2 truncated nothing (std 1.00, 4.5% beyond 2s)."""
+    torch.manual_seed(0)
+    net = EnsembleMLP(7, 400, 200, 200, 2, torch.nn.SiLU)
+    weight = net.layers[0].weight
+    s = 1.0 / (2.0 * math.sqrt(400))
+    assert weight.abs().max().item() <= 2 * s
+    assert weight.std().item() / s == pytest.approx(0.880, abs=0.01)
+    assert not net.layers[0].bias.any()
 
 
 def test_sample_uses_elites_only_and_returns_delta_plus_obs():

@@ -33,6 +33,22 @@ def test_discounted_cumsum_and_gae_by_hand():
     assert gae(r, torch.zeros(1, 3), full, 0.9, 1.0)[0].tolist() == pytest.approx(discounted_cumsum(r, 0.9)[0].tolist())
 
 
+def test_discounted_sums_and_gae_stop_at_path_ends_inside_a_row():
+    """A row holding two paths back to back (restarted model rollouts): returns and GAE of each path are
+    those of the path alone; the baseline's time feature restarts with the path."""
+    r = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]])
+    values = torch.tensor([[0.5, 1.0, 2.0, 0.3, 0.7]])
+    valid = torch.ones(1, 5)
+    cont = torch.tensor([[1.0, 0.0, 1.0, 1.0, 0.0]])  # paths [0, 1] and [2, 3, 4]
+    first, second = discounted_cumsum(r[:, :2], 0.9), discounted_cumsum(r[:, 2:], 0.9)
+    assert torch.allclose(discounted_cumsum(r, 0.9, cont), torch.cat([first, second], 1))
+    alone = [gae(r[:, :2], values[:, :2], valid[:, :2], 0.9, 0.5), gae(r[:, 2:], values[:, 2:], valid[:, 2:], 0.9, 0.5)]
+    assert torch.allclose(gae(r, values, valid, 0.9, 0.5, cont), torch.cat(alone, 1))
+    time = torch.tensor([[0, 1, 0, 1, 2]])
+    obs = torch.randn(1, 5, 2)
+    assert LinearFeatureBaseline.features(obs, time)[0, 2:, -4].tolist() == pytest.approx([0.0, 0.01, 0.02])
+
+
 def test_linear_baseline_fits_features_exactly_and_per_task():
     torch.manual_seed(0)
     obs = torch.randn(2, 6, 10, 3, dtype=torch.float64)

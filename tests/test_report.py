@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from mbrlbench.report import stats
+from mbrlbench.report import plots, stats, tables
 from mbrlbench.report.build import build_report
 from mbrlbench.report.load import load_runs
+from mbrlbench.report.references import paper_results
 from mbrlbench.runner.files import REQUIRED_COLUMNS
 
 
@@ -29,6 +30,7 @@ def make_run(
     suite="syn",
     fidelity="official-code",
     extra=None,
+    config_extra=None,
 ) -> Path:
     run_dir = root / suite / task / algo / f"seed{seed}"
     run_dir.mkdir(parents=True)
@@ -52,6 +54,7 @@ def make_run(
         "seed": seed,
         "env_steps": int(max(steps)),
         "fidelity": fidelity,
+        **(config_extra or {}),
     }
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     (run_dir / "status.json").write_text(f'{{"state": "{state}"}}')
@@ -110,6 +113,33 @@ def test_probability_of_improvement():
 
 
 # ------------------------------------------------------------------------------------------ loading
+def test_paper_metric_named_in_config_is_the_compared_return(tmp_path):
+    """MB-MPO's paper plots the stochastic pre-update return: a run whose config.yaml names that column
+    (``paper_metric``) is compared through it; the deterministic evaluation stays under its own name; runs
+    without the setting, and old runs lacking the column (with a warning), keep the deterministic one."""
+    metric = "mbmpo/pre_update_return"
+    named = {"paper_metric": metric}
+    make_run(
+        tmp_path, "hopper_h200", "mbmpo", 0, [5000, 9000], [10.0, 20.0], extra={metric: [-3.0, 7.0]}, config_extra=named
+    )
+    make_run(tmp_path, "hopper_h200", "trpo", 0, [5000, 9000], [1.0, 2.0])
+    make_run(tmp_path, "hopper_h200", "me_trpo", 0, [5000], [4.0], config_extra=named)  # written before the column
+    loaded = load_runs(tmp_path)
+    curves = loaded.curves.set_index("algorithm")
+    assert curves.loc["mbmpo", "eval_return_mean"].tolist() == [-3.0, 7.0]
+    assert curves.loc["mbmpo", "eval/deterministic_return"].tolist() == [10.0, 20.0]
+    assert curves.loc["trpo", "eval_return_mean"].tolist() == [1.0, 2.0]
+    assert curves.loc["me_trpo", "eval_return_mean"] == 4.0
+    runs = loaded.runs.set_index("algorithm")
+    assert runs.loc["mbmpo", "last_return"] == 7.0 and runs.loc["mbmpo", "metric"] == metric
+    assert runs.loc["me_trpo", "metric"] == runs.loc["trpo", "metric"] == "eval_return_mean"
+    assert any("me_trpo" in w and metric in w for w in loaded.warnings)
+    returns = tables.returns_table(loaded.curves, loaded.runs, paper_results(), [], 0.1)
+    text = tables.returns_markdown(returns)
+    assert "| mbmpo¹ |" in text and "| trpo |" in text and f"`mbmpo`: `{metric}`" in text
+    assert plots.curve_label(loaded.curves[loaded.curves["algorithm"] == "mbmpo"], "mbmpo") == f"mbmpo [{metric}]"
+
+
 def test_loader_skips_bad_files_with_warnings_and_keeps_states(tmp_path):
     make_run(tmp_path, "hopper", "mbpo", 0, [1000, 2000], [10, 20])
     make_run(tmp_path, "hopper", "mbpo", 1, [1000], [12], state="running")

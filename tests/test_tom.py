@@ -170,13 +170,56 @@ def test_uniform_variant_skips_the_learned_weights():
 
 
 def test_tom_weights_favour_recent_transitions():
-    """On a short run the learned weights are not uniform: ESS below 1, diagnostics finite."""
-    algo = _tom()
+    """On a short run the learned weights are not uniform (ESS below 1) and put more mass on the newest
+    transitions (the current policy's) than on the oldest (exploration), as official ``weight_vs_position``."""
+    algo = _tom(disc_passes=30)  # a discriminator that has learned to tell the newest pool apart
     out = algo.train(500)
     for key in algo.diagnostic_keys:
         assert math.isfinite(out[key]), key
     assert out["tom/weight_ess"] < 1.0
+    assert out["tom/weight_newest"] > out["tom/weight_oldest"]
     assert out["sac/updates"] == pytest.approx(4 * math.ceil(400 / 4))  # 4 updates every 4th step
+
+
+def _record_fits(algo) -> list[dict]:
+    """Wraps the model's ``fit`` to record what each call got."""
+    calls, fit = [], algo.model.fit
+
+    def recording(inputs, targets, **kw):
+        calls.append({"inputs": inputs.clone(), **kw})
+        return fit(inputs, targets, **kw)
+
+    algo.model.fit = recording
+    return calls
+
+
+def test_weighting_starts_after_the_policy_fills_the_current_pool():
+    """Official mbpo.py:163: TOM weights only once ``cur_pol_pool`` (no exploration data) holds
+    ``policy_pool_size`` transitions; earlier fits are uniform with the MDN's default holdout 0.2."""
+    algo = _tom()  # exploration 100 steps, fits every 100, policy pool 100
+    calls = _record_fits(algo)
+    algo.train(201)  # fits at 100 (0 policy steps) and 200 (100 policy steps)
+    assert [c["weights"] is None for c in calls] == [True, False]
+    assert [c["holdout_ratio"] for c in calls] == [0.2, 0.1]
+
+
+def test_model_fits_a_resample_of_the_buffer_with_replacement():
+    """Official ``ReplayMemory.sample(len(pool))`` (mbpo.py:285, utils.py:105): the model's data is a bootstrap
+    of the buffer: as many rows, about 1 - 1/e of them distinct."""
+    algo = _tom()
+    calls = _record_fits(algo)
+    algo.train(101)
+    rows = calls[0]["inputs"]
+    distinct = torch.unique(rows, dim=0).shape[0]
+    assert rows.shape[0] == 100  # the buffer at the fit (exploration's 100 steps)
+    assert 0.5 < distinct / rows.shape[0] < 0.75
+
+
+def test_tom_uses_its_own_sac_and_per_step_real_data():
+    """TOM's official SAC is pranz24-style (env-unit log pi, target -|A|) and pushes real data every step."""
+    algo = _tom()
+    assert algo.config.sac_flavor == "pranz24" and algo.sac.actor.env_unit_log_prob
+    assert algo.config.real_data_insert == "step" and algo.sac.settings.target_entropy == -1.0
 
 
 # ------------------------------------------------------------------------------------ resume

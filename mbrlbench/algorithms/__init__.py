@@ -23,6 +23,9 @@ class AlgorithmEntry:
     deviations: Callable[[str, Any], list[str]]
     source: str
     summary: str
+    # The progress.csv column holding the return the paper reports; the report compares that one with the
+    # paper's numbers (mbrlbench/report/load.py). Default: the runner's deterministic evaluation.
+    paper_metric: str = "eval_return_mean"
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ ALGORITHMS["mbmpo"] = AlgorithmEntry(
     mbmpo.deviations,
     mbmpo.SOURCE,
     "Model-based meta-policy optimization: TRPO through a MAML step over a model ensemble (Clavera et al. 2018)",
+    mbmpo.PAPER_METRIC,  # the paper plots PrePolicy-AverageReturn, the stochastic pre-update policy
 )
 ALGORITHMS["trpo"] = AlgorithmEntry(
     "trpo",
@@ -96,6 +100,7 @@ ALGORITHMS["trpo"] = AlgorithmEntry(
     trpo.deviations,
     trpo.SOURCE,
     "Model-free TRPO with MB-MPO's policy class (the MB-MPO paper's baseline)",
+    "train_return",  # rllab's AverageReturn: the stochastic policy's episodes of each iteration, as MB-MPO's
 )
 ALGORITHMS["mg"] = AlgorithmEntry(
     "mg",

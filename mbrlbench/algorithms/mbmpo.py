@@ -3,20 +3,24 @@ CoRL 2018, arXiv 1809.05214); ``meta_learning: false`` is its ME-TRPO baseline.
 
 Official code: jonasrothfuss/model_ensemble_meta_learning (TF1/rllab), run script
 ``experiments/run_scripts/mf_comparison/mb_mpo_train.py`` and ``sandbox/ours/algos/ModelMAML/``. Per iteration:
-  1. real data: each of the ``meta_batch_size`` adapted policies runs one real trajectory (iteration 0:
-     5,000 uniform-random steps); all real data goes to a FIFO buffer of 1e5 transitions;
-  2. the ensemble of ``num_models`` deterministic MLPs is refitted (kept, not reinitialized);
-  3. ``meta_steps`` times: every task (``meta_batch_size`` tasks, assigned to the models in equal blocks)
-     samples ``rollouts_per_task`` imagined trajectories with the pre-update policy in its model; one
-     vanilla policy-gradient step of size ``inner_lr`` adapts the policy to each task; the adapted policies
-     sample again; a TRPO step (KL <= ``max_kl``) on the post-update surrogate, differentiated through the
-     inner step (second-order MAML), updates the pre-update policy.
+  1. real data: ``meta_batch_size`` envs, one per adapted policy, step together and restart their episodes
+     until the completed episodes hold ``real_steps_per_iter`` samples (iteration 0: uniform-random actions,
+     ``n_initial_random_steps``); unfinished episodes are discarded; the rest goes to a FIFO of 1e5;
+  2. logging: the stochastic pre-update policy runs the same way (not counted, not stored): the paper's metric;
+  3. the ensemble of ``num_models`` deterministic MLPs is refitted (kept, not reinitialized);
+  4. ``meta_steps`` times: every task (``meta_batch_size`` tasks, assigned to the models in equal blocks)
+     samples imagined paths with the pre-update policy in its model (``rollouts_per_task`` parallel slots
+     per task, restarted after termination, until ``rollouts_per_task x model_horizon x meta_batch_size``
+     completed samples); one vanilla policy-gradient step of size ``inner_lr`` adapts the policy to each task;
+     the adapted policies sample again; a TRPO step (KL <= ``max_kl``) on the post-update surrogate,
+     differentiated through the inner step (second-order MAML), updates the pre-update policy.
 Rewards come from the model (it predicts the reward with the next state, as in MBPO); see docs/algorithms/mbmpo.md.
 An iteration is atomic: ``train(until)`` finishes the iteration it is in, so it may overshoot ``until``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -25,7 +29,7 @@ import torch
 from pydantic import Field, model_validator
 from torch.func import functional_call, vmap
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, rng_state, set_rng_state
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
 from mbrlbench.components.policy_gradient import (
@@ -42,6 +46,7 @@ from mbrlbench.components.trajectories import Trajectories, advantages, model_ro
 from mbrlbench.tasks import TaskSpec
 
 SOURCE = "jonasrothfuss/model_ensemble_meta_learning experiments/run_scripts/mf_comparison/mb_mpo_train.py"
+PAPER_METRIC = "mbmpo/pre_update_return"  # the paper plots PrePolicy-AverageReturn (plots/comparison_mf.py:128-130)
 
 
 class MBMPOConfig(AlgorithmConfig):
@@ -50,16 +55,24 @@ class MBMPOConfig(AlgorithmConfig):
     meta_learning: bool = Field(True, description="MAML inner step; false = ME-TRPO (TRPO on imagined data).")
     meta_batch_size: int = Field(20, ge=1, description="Imagined tasks per meta-step, a multiple of num_models [repo].")
     num_models: int = Field(5, ge=1, description="Dynamics ensemble members [repo].")
-    rollouts_per_task: int = Field(50, ge=1, description="Imagined trajectories per task and policy [repo].")
-    model_horizon: int = Field(200, ge=1, description="Imagined trajectory length [repo path_length 200].")
-    real_trajs_per_task: int = Field(1, ge=1, description="Real trajectories per adapted policy [repo].")
-    n_initial_random_steps: int = Field(5000, ge=0, description="Uniform-random real steps first [repo].")
+    rollouts_per_task: int = Field(
+        50,
+        ge=1,
+        description="Parallel imagined paths per task; x horizon x tasks = budget [repo batch_size_dynamics_samples].",
+    )
+    model_horizon: int = Field(200, ge=1, description="Imagined path length cap [repo path_length 200].")
+    real_steps_per_iter: int = Field(
+        4000, ge=1, description="Completed real samples per iteration [repo batch_size 1 x 200 x 20; n_timesteps]."
+    )
+    n_initial_random_steps: int = Field(5000, ge=0, description="Uniform-random real samples first [repo].")
     meta_steps: int = Field(30, ge=1, description="MAML meta-steps per iteration [repo num_maml_steps_per_iter].")
     inner_lr: float = Field(1e-3, ge=0, description="Inner policy-gradient step, fixed [repo fast_lr].")
     max_kl: float = Field(0.01, gt=0, description="TRPO trust region of the outer step [repo meta_step_size].")
     gamma: float = Field(0.99, gt=0, le=1, description="Discount [repo discount].")
     gae_lambda: float = Field(1.0, ge=0, le=1, description="GAE lambda [rllab default 1].")
-    center_advantages: bool = Field(True, description="Center advantages per task [rllab center_adv].")
+    center_advantages: bool = Field(
+        True, description="Standardize advantages per task, (A - mean) / (std + 1e-8) [rllab center_adv]."
+    )
     policy_hidden: int = Field(32, ge=1, description="Policy MLP width, tanh [repo hidden_sizes (32, 32)].")
     policy_layers: int = Field(2, ge=1, description="Policy MLP depth [repo].")
     policy_init_std: float = Field(1.0, gt=0, description="Initial policy std [rllab GaussianMLPPolicy].")
@@ -74,6 +87,10 @@ class MBMPOConfig(AlgorithmConfig):
     model_valid_split: float = Field(0.2, gt=0, lt=1, description="Per-member validation share [repo].")
     model_max_epochs: int = Field(500, ge=1, description="Model epochs cap per fit [repo].")
     model_persistence: float = Field(0.99, ge=0, lt=1, description="Rolling-average factor of early stop [repo].")
+    model_obs_clip: float = Field(1000.0, gt=0, description="Imagined next obs clipped to +- this [repo clip_obs].")
+    model_reward_clip: float = Field(
+        1000.0, gt=0, description="Predicted rewards clipped to +- this [repo analytic rewards' clip]."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> MBMPOConfig:
@@ -83,8 +100,8 @@ class MBMPOConfig(AlgorithmConfig):
 
 
 PRESETS: dict[str, dict[str, Any]] = {}
-# [repo n_itr=100]: 5,000 random steps + 99 x 4,000 on the horizon-200 tasks; the same budget on the
-# standard tasks (no Humanoid in the paper).
+# [repo n_itr=100]: 5,000 random steps + 99 x 4,000 on the horizon-200 tasks (n_timesteps, the nominal count,
+# see ``collect_real``); the same budget on the standard tasks (no Humanoid in the paper).
 PAPER_ENV_STEPS = {t: 401_000 for b in ("halfcheetah", "hopper", "walker2d", "ant") for t in (b, f"{b}_h200")}
 
 
@@ -92,9 +109,12 @@ def deviations(task: str, config: MBMPOConfig) -> list[str]:
     out = [
         "gymnasium v5 MuJoCo instead of the rllab envs (other time steps, rewards and observations): "
         "returns are not comparable with the paper's",
-        "the models predict the reward with the next state (official: analytic reward functions of rllab envs)",
-        "no weight normalization in the model MLPs; imagined obs and rewards clipped to the real data's range",
-        "imagined rollouts start from real initial states drawn by resetting the env (official: env resets too)",
+        "the models predict the reward with the next state, clipped to +-1000 (official: analytic reward "
+        "functions of rllab envs, clipped to +-1000)",
+        "no weight normalization in the model MLPs",
+        "outer TRPO step with exact Fisher-vector products (double backprop); official: float32 central "
+        "finite differences with step 1/|theta|, which agree with them to about 0.3%",
+        "every real transition is stored for the models (official drops the last transition of each path)",
     ]
     if not task.endswith("_h200"):
         out.append(f"{task} is not a horizon-200 task: the paper's setting is horizon 200")
@@ -107,17 +127,63 @@ def stacked(params: list[Params]) -> Params:
     return {k: torch.stack([p[k] for p in params]) for k in params[0]}
 
 
+def pooled_mean(values: list[torch.Tensor], valid: torch.Tensor) -> torch.Tensor:
+    """Mean over the valid samples of all tasks together (``values[t]`` and ``valid[t]`` of task t), as
+    the official ``reduce_mean(concat(...))``: tasks with more samples weigh more."""
+    total = torch.stack([(v * m).sum() for v, m in zip(values, valid, strict=True)]).sum()
+    return total / valid.sum().clamp_min(1)
+
+
+Episode = dict[str, np.ndarray]  # one real episode's columns, EPISODE_FIELDS
+EPISODE_FIELDS = ("obs", "act", "rew", "next_obs", "terminated")
+
+
+def sample_real(
+    envs: list[gym.Env], act: Callable[[np.ndarray], np.ndarray], target: int, seed: int
+) -> tuple[list[Episode], int]:
+    """The official vectorized samplers (``maml_vectorized_sampler.py:71-133``, ``random_vectorized_sampler.py:
+    46-104``): every env is reset (seeds ``seed + i``), all step together with one batched ``act`` per step,
+    an env whose episode ends (terminated or truncated) resets and runs on, until the completed episodes hold
+    ``target`` samples; unfinished episodes are discarded. Returns (completed episodes grouped by env, as the
+    official per-task dict flattened, and the number of env steps simulated)."""
+    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]).astype(np.float32)
+    running: list[list[tuple]] = [[] for _ in envs]
+    finished: list[list[Episode]] = [[] for _ in envs]
+    completed = simulated = 0
+    while completed < target:
+        actions = act(obs)
+        for i, env in enumerate(envs):
+            next_obs, reward, terminated, truncated, _ = env.step(actions[i])
+            running[i].append((obs[i], actions[i], float(reward), next_obs, float(terminated)))
+            simulated += 1
+            if terminated or truncated:
+                finished[i].append(_as_episode(running[i]))
+                completed += len(running[i])
+                running[i] = []
+                next_obs, _ = env.reset()
+            obs[i] = next_obs
+    return [p for env_paths in finished for p in env_paths], simulated
+
+
+def _as_episode(steps: list[tuple]) -> Episode:
+    columns = [np.asarray(x, np.float32) for x in zip(*steps, strict=True)]
+    return dict(zip(EPISODE_FIELDS, columns, strict=True))
+
+
 class MBMPO(Algorithm):
     fidelity: ClassVar = "official-code"
     diagnostic_keys: ClassVar = (
-        "mbmpo/pre_update_stochastic_return",
+        "mbmpo/pre_update_return",
         "mbmpo/post_update_return",
         "mbmpo/imagined_return_pre",
         "mbmpo/imagined_return_post",
+        "mbmpo/imagined_paths",
         "mbmpo/kl",
         "mbmpo/accepted",
         "mbmpo/iteration",
         "mbmpo/updates",
+        "mbmpo/real_steps_stored",
+        "mbmpo/real_steps_simulated",
         "policy/std",
         "model/train_loss",
         "model/val_loss",
@@ -126,19 +192,29 @@ class MBMPO(Algorithm):
 
     def __init__(self, config: MBMPOConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
         self.config, self.task, self.device, self.seed = config, task, device, seed
-        self.env = TrainingEnv(task.make_env(), seed)
-        self.obs_dim = self.env.env.observation_space.shape[0]
-        self.act_dim = self.env.env.action_space.shape[0]
+        # one real env per adapted policy, reset at the start of every sampling: no env state between iterations
+        self.envs: list[gym.Env] = [task.make_env() for _ in range(config.meta_batch_size)]
+        self.side_env: gym.Env = task.make_env()  # resets for imagined start states
+        self.obs_dim = self.side_env.observation_space.shape[0]
+        self.act_dim = self.side_env.action_space.shape[0]
         self.policy = GaussianMLPPolicy(
             self.obs_dim, self.act_dim, config.policy_hidden, config.policy_layers, config.policy_init_std
         ).to(device)
         self.baseline = LinearFeatureBaseline(config.baseline_reg)
         self.model = DeterministicEnsemble(
-            self.obs_dim, self.act_dim, config.num_models, config.model_hidden, config.model_layers, config.model_lr
+            self.obs_dim,
+            self.act_dim,
+            config.num_models,
+            config.model_hidden,
+            config.model_layers,
+            config.model_lr,
+            config.model_obs_clip,
+            config.model_reward_clip,
         ).to(device)
         self.buffer = ReplayBuffer(config.buffer_size, self.obs_dim, self.act_dim, device)
-        self.side_env: gym.Env = task.make_env()  # resets for imagined start states and logging rollouts
         self.env_steps, self.iteration, self.updates = 0, 0, 0
+        self.stored_steps, self.simulated_steps = 0, 0
+        self.finished_returns: list[float] = []
         self.adapted: list[Params] | None = None  # the adapted policies of the last meta-step (real data)
         self.last: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys}
 
@@ -147,46 +223,82 @@ class MBMPO(Algorithm):
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         return self.policy.act(obs_t, deterministic).cpu().numpy()
 
+    def task_policy(self, params: list[Params] | None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Stochastic actions for ``[tasks, k, D]``: the pre-update policy (``None``) or task t's ``params[t]``."""
+        if params is None:
+            return lambda obs: self.policy.act(obs)
+        batch = stacked(params)
+
+        def policy(obs: torch.Tensor) -> torch.Tensor:
+            mean, log_std = vmap(lambda p, o: functional_call(self.policy, p, (o,)))(batch, obs)
+            return mean + torch.randn_like(mean) * log_std.exp()
+
+        return policy
+
+    def real_act(self, params: list[Params] | None, random: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+        """``act`` for ``sample_real``: env i runs task ``i // (envs / tasks)``'s policy, or uniform actions."""
+        space = self.side_env.action_space
+        if random:
+            rng = np.random.default_rng(self.draw_seed())
+            return lambda obs: rng.uniform(space.low, space.high, (len(obs), self.act_dim)).astype(np.float32)
+        policy = self.task_policy(params)
+
+        @torch.no_grad()
+        def act(obs: np.ndarray) -> np.ndarray:
+            obs_t = torch.as_tensor(obs, device=self.device).view(self.config.meta_batch_size, -1, self.obs_dim)
+            return policy(obs_t).reshape(len(obs), -1).cpu().numpy()
+
+        return act
+
+    @staticmethod
+    def draw_seed() -> int:
+        """A seed from the torch RNG (checkpointed), so a resumed run draws the same envs and actions."""
+        return int(torch.randint(2**31 - 1, ()).item())
+
     def collect_real(self) -> None:
-        """Step 1: random steps (iteration 0, up to an episode boundary) or one episode per adapted policy."""
+        """Step 1: uniform-random samples (iteration 0) or the adapted policies' samples, stored.
+
+        ``env_steps`` grows by the official nominal count: ``n_timesteps += initial_random_samples`` then
+        ``+= batch_size`` (``model_batch_maml_polopt.py:233, 253``), the paper's x axis. The completed
+        samples stored are at least that (e.g. 8,000 random ones on halfcheetah_h200: 2 x 20 x 200);
+        ``mbmpo/real_steps_stored`` and ``mbmpo/real_steps_simulated`` (with the discarded unfinished
+        episodes) count what really ran."""
         c = self.config
-        returns = []
-        if self.adapted is None:
-            while self.env_steps < c.n_initial_random_steps or not returns:
-                returns.append(self._episode(None))
-        else:
-            for params in self.adapted:
-                returns += [self._episode(params) for _ in range(c.real_trajs_per_task)]
+        random = self.iteration == 0 and c.n_initial_random_steps > 0
+        target = c.n_initial_random_steps if random else c.real_steps_per_iter
+        paths, simulated = sample_real(self.envs, self.real_act(self.adapted, random), target, self.draw_seed())
+        self.buffer.add(*(np.concatenate([p[k] for p in paths]) for k in EPISODE_FIELDS))
+        returns = [float(p["rew"].sum()) for p in paths]
+        self.env_steps += target
+        self.stored_steps += sum(len(p["rew"]) for p in paths)
+        self.simulated_steps += simulated
+        self.finished_returns += returns
         self.last["mbmpo/post_update_return"] = float(np.mean(returns))
 
-    def _episode(self, params: Params | None) -> float:
-        """One real episode (counted, stored) with the policy under ``params``, or uniform-random actions."""
-        total = 0.0
-        while True:
-            if params is None:
-                action = self.env.env.action_space.sample()
-            else:
-                obs_t = torch.as_tensor(self.env.obs, dtype=torch.float32, device=self.device)
-                action = self.policy.act(obs_t, params=params).cpu().numpy()
-            obs, next_obs, reward, terminated = self.env.step(action)
-            self.buffer.add(obs, action, reward, next_obs, terminated)
-            self.env_steps += 1
-            total += reward
-            if self.env.episode_length == 0:  # the env reset: the episode is over
-                return total
+    @torch.no_grad()
+    def logging_return(self) -> float:
+        """The paper's metric, official ``PrePolicy-AverageReturn`` (``model_batch_maml_polopt.py:269-280``):
+        the stochastic pre-update policy on the real envs until ``real_steps_per_iter`` completed samples,
+        mean episode return; not counted, not stored. Measured before this iteration's model fit and
+        meta-steps, as the official loop does, so the row at env step N shows the policy whose adapted
+        versions collected the data up to N."""
+        paths, _ = sample_real(self.envs, self.real_act(None), self.config.real_steps_per_iter, self.draw_seed())
+        return float(np.mean([p["rew"].sum() for p in paths]))
 
     # ---------------------------------------------------------------------- training
     def train(self, until: int) -> dict[str, float]:
         while self.env_steps < until and not self.should_stop():
             self.collect_real()
+            self.last["mbmpo/pre_update_return"] = self.logging_return()
             self.fit_model()
             for _ in range(self.config.meta_steps):
                 self.meta_step()
             self.iteration += 1
-            self.last["mbmpo/pre_update_stochastic_return"] = self.logging_return()
         if self.env_steps < until:
             return {}
-        self.last.update({"mbmpo/iteration": float(self.iteration), "mbmpo/updates": float(self.updates)})
+        counts = {"iteration": self.iteration, "updates": self.updates, "real_steps_stored": self.stored_steps}
+        self.last.update({f"mbmpo/{k}": float(v) for k, v in counts.items()})
+        self.last["mbmpo/real_steps_simulated"] = float(self.simulated_steps)
         self.last["policy/std"] = float(self.policy.log_std.detach().exp().mean())
         return dict(self.last)
 
@@ -202,40 +314,30 @@ class MBMPO(Algorithm):
             c.model_persistence,
         )
         self.last.update({"model/train_loss": fit.train_loss, "model/val_loss": fit.val_loss})
-        self.last["model/epochs"] = float(fit.epochs)
+        self.last["model/epochs"] = float(self.model.stop_epochs.float().mean())  # official AvgEpochsPerModel
 
-    def start_states(self) -> torch.Tensor:
-        """``[tasks, rollouts, D]`` real initial states, from resets of the side env (seeded per draw)."""
-        c = self.config
-        n = c.meta_batch_size * c.rollouts_per_task
-        seed = int(torch.randint(2**31 - 1, ()).item())
-        obs = [self.side_env.reset(seed=seed + i)[0] for i in range(n)]
-        return torch.as_tensor(np.asarray(obs, np.float32), device=self.device).view(
-            c.meta_batch_size, -1, self.obs_dim
-        )
+    def reset_obs(self, k: int) -> torch.Tensor:
+        """``[k, D]`` fresh initial states of the real env for imagined paths (``reset_from_env_traj=False``):
+        one reset seeded from the torch RNG, then ``k - 1`` unseeded ones continuing that env's RNG (about
+        60 us each on Hopper; a seeded reset costs 105 us)."""
+        first = self.side_env.reset(seed=self.draw_seed())[0]
+        obs = [first] + [self.side_env.reset()[0] for _ in range(k - 1)]
+        return torch.as_tensor(np.asarray(obs, np.float32), device=self.device)
 
     def rollouts(self, params: list[Params] | None) -> Trajectories:
-        """Imagined trajectories of every task: the pre-update policy (``None``) or one policy per task."""
+        """Imagined paths of every task: the pre-update policy (``None``) or one policy per task, until
+        ``meta_batch_size x rollouts_per_task x model_horizon`` completed samples (official 200k)."""
         c = self.config
-        if params is None:
-
-            def policy(obs: torch.Tensor) -> torch.Tensor:
-                return self.policy.act(obs)
-
-        else:
-            batch = stacked(params)
-
-            def policy(obs: torch.Tensor) -> torch.Tensor:
-                mean, log_std = vmap(lambda p, o: functional_call(self.policy, p, (o,)))(batch, obs)
-                return mean + torch.randn_like(mean) * log_std.exp()
-
-        return model_rollouts(self.model, policy, self.start_states(), c.model_horizon, self.task.termination_fn)
+        budget = c.meta_batch_size * c.rollouts_per_task * c.model_horizon
+        shape = (c.meta_batch_size, c.rollouts_per_task)
+        policy, done_fn = self.task_policy(params), self.task.termination_fn
+        return model_rollouts(self.model, policy, self.reset_obs, shape, c.model_horizon, done_fn, budget)
 
     def meta_step(self) -> None:
         c = self.config
         theta = dict(self.policy.named_parameters())
         pre = self.rollouts(None)
-        pre_adv = advantages(pre, self.baseline, c.gamma, c.gae_lambda, c.center_advantages)
+        pre_adv = advantages(pre, self.baseline, c.gamma, c.gae_lambda, c.center_advantages, c.center_advantages)
         tasks = range(c.meta_batch_size)
 
         def inner(t: int, params: Params) -> torch.Tensor:
@@ -248,12 +350,13 @@ class MBMPO(Algorithm):
 
         current = [{k: v.detach() for k, v in p.items()} for p in adapted_all()]
         post = self.rollouts(current) if c.meta_learning else pre
-        post_adv = advantages(post, self.baseline, c.gamma, c.gae_lambda, c.center_advantages)
+        post_adv = advantages(post, self.baseline, c.gamma, c.gae_lambda, c.center_advantages, c.center_advantages)
         with torch.no_grad():
             old = [self.policy.dist(post.obs[t], current[t]) for t in tasks]
             old_logp = [self.policy.log_prob(post.obs[t], post.act[t], current[t]) for t in tasks]
 
         def loss_fn() -> torch.Tensor:
+            """Mean over tasks of each task's importance-sampled surrogate (``model_maml_npo.py:136-140``)."""
             adapted = adapted_all()
             losses = [
                 -masked_mean(
@@ -265,38 +368,29 @@ class MBMPO(Algorithm):
             return torch.stack(losses).mean()
 
         def kl_fn() -> torch.Tensor:
+            """Mean KL over all samples of all tasks (``model_maml_npo.py:147``: one mean over the concatenation)."""
             adapted = adapted_all()
-            kls = [
-                masked_mean(gaussian_kl(*old[t], *self.policy.dist(post.obs[t], adapted[t])), post.valid[t])
-                for t in tasks
-            ]
-            return torch.stack(kls).mean()
+            kls = [gaussian_kl(*old[t], *self.policy.dist(post.obs[t], adapted[t])) for t in tasks]
+            return pooled_mean(kls, post.valid)
 
         result = trpo_step(list(theta.values()), loss_fn, kl_fn, c.max_kl, c.cg_iters, c.cg_damping)
         self.updates += 1
         self.adapted = current if c.meta_learning else [{k: v.detach() for k, v in theta.items()}] * c.meta_batch_size
         self.last.update(
             {
-                "mbmpo/imagined_return_pre": float(pre.returns().mean()),
-                "mbmpo/imagined_return_post": float(post.returns().mean()),
+                "mbmpo/imagined_return_pre": pre.mean_path_return(),
+                "mbmpo/imagined_return_post": post.mean_path_return(),
+                "mbmpo/imagined_paths": float((pre.valid * (1 - pre.continues())).sum()),
                 "mbmpo/kl": result.kl,
                 "mbmpo/accepted": float(result.accepted),
             }
         )
 
-    @torch.no_grad()
-    def logging_return(self) -> float:
-        """Return of one stochastic pre-update episode in the side env (not counted, not stored)."""
-        obs, _ = self.side_env.reset(seed=self.seed * 1000 + self.iteration)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = self.side_env.step(self.act(obs, deterministic=False))
-            total += float(reward)
-            done = terminated or truncated
-        return total
-
     def pop_train_return(self) -> float:
-        return self.env.pop_train_return()
+        """Mean return of the real (counted) episodes completed since the last call (NaN if none)."""
+        value = float(np.mean(self.finished_returns)) if self.finished_returns else float("nan")
+        self.finished_returns = []
+        return value
 
     # --------------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -304,11 +398,13 @@ class MBMPO(Algorithm):
             "env_steps": self.env_steps,
             "iteration": self.iteration,
             "updates": self.updates,
+            "stored_steps": self.stored_steps,
+            "simulated_steps": self.simulated_steps,
+            "finished_returns": list(self.finished_returns),
             "policy": self.policy.state_dict(),
             "model": self.model.state_dict(),
             "model_opt": self.model.optimizer.state_dict(),
             "buffer": self.buffer.state_dict(),
-            "env": self.env.state_dict(),
             "adapted": self.adapted,
             "last": dict(self.last),
             "rng": rng_state(),
@@ -316,11 +412,12 @@ class MBMPO(Algorithm):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.env_steps, self.iteration, self.updates = state["env_steps"], state["iteration"], state["updates"]
+        self.stored_steps, self.simulated_steps = state["stored_steps"], state["simulated_steps"]
+        self.finished_returns = list(state["finished_returns"])
         self.policy.load_state_dict(state["policy"])
         self.model.load_state_dict(state["model"])
         self.model.optimizer.load_state_dict(state["model_opt"])
         self.buffer.load_state_dict(state["buffer"])
-        self.env.load_state_dict(state["env"])
         self.adapted = state["adapted"]
         self.last = dict(state["last"])
         set_rng_state(state["rng"])

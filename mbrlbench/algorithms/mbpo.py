@@ -1,6 +1,8 @@
 """MBPO: Model-Based Policy Optimization (Janner, Fu, Zhang, Levine, NeurIPS 2019, arXiv 1906.08253).
 
-Official code: jannerm/mbpo (TF1), followed at commit 5cbe2fa. Per real env step:
+Official code: jannerm/mbpo (TF1) at HEAD ac694ff (identical to 5cbe2fa in the algorithm; the humanoid config's
+max rollout length changed 20 -> 25 in 7ffb5e4). Its SAC is softlearning's (``components/sac.py``, flavour
+``softlearning``), real data enters the pool episode by episode. Per real env step after exploration:
   1. every ``model_train_freq`` steps: fit the ensemble on all real data, set the rollout length from the
      schedule, reallocate the model buffer, and branch ``rollout_batch_size`` rollouts from real states;
   2. take one real step with the stochastic policy;
@@ -20,7 +22,7 @@ from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
 from mbrlbench.components.rollouts import branched_rollout, rollout_length
 from mbrlbench.tasks import TaskSpec
 
-SOURCE = "jannerm/mbpo@5cbe2fa examples/config/<env>/0.py + examples/development/base.py"
+SOURCE = "jannerm/mbpo@ac694ff examples/config/<env>/0.py + examples/development/base.py"
 
 
 class MBPOConfig(SACConfigFields):
@@ -79,15 +81,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "walker2d": {"rollout_schedule": (20, 150, 1, 1), "target_entropy": -3.0},
     "halfcheetah": {"rollout_schedule": (20, 150, 1, 1), "target_entropy": -3.0, "n_train_repeat": 40},
     "ant": {"rollout_schedule": (20, 100, 1, 25), "target_entropy": -4.0},
-    # 5cbe2fa has max length 20 (7ffb5e4 had 25).
+    # Max length 25 since 7ffb5e4 (2020-04-06, "updated humanoid config"; 20 at the older 5cbe2fa); mbrl-lib: 25.
     "humanoid": {
-        "rollout_schedule": (20, 300, 1, 20),
+        "rollout_schedule": (20, 300, 1, 25),
         "target_entropy": -2.0,
         "model_train_freq": 1000,
         "model_retain_epochs": 5,
         "model_hidden": 400,
     },
-    # The per-env config says 500 initial steps; base.py merges 5000 over it. We keep 500 (a listed deviation).
+    # 500 initial steps: since c87eaaf the per-env config overrides base.py's 5000 (base.py:129-137).
     "inverted_pendulum": {
         "epoch_length": 250,
         "n_train_repeat": 10,
@@ -135,8 +137,6 @@ def deviations(task: str, config: MBPOConfig) -> list[str]:
         out.append("truncated obs via v5 include_* flags; v5 reward (Ant-v5 contact cost on), predicted by the model")
     if task.startswith("hopper"):
         out.append("termination checks |obs[1:]| < 100 on both sides (official checks only the upper bound)")
-    if task == "inverted_pendulum" and config.n_initial_exploration_steps != 5000:
-        out.append(f"{config.n_initial_exploration_steps} initial random steps (official runs: 5000 via base.py)")
     return out
 
 
@@ -174,12 +174,13 @@ class MBPO(SACDriven):
     def train(self, until: int) -> dict[str, float]:
         c = self.config
         while self.env_steps < until and not self.should_stop():
-            since_exploration = self.env_steps - c.n_initial_exploration_steps
-            if since_exploration >= 0 and since_exploration % c.model_train_freq == 0:
-                self.train_model_and_rollout(epoch=since_exploration // c.epoch_length)
+            since = self.steps_since_exploration()  # the official loop's timestep, counted after exploration
+            if since is not None and since % c.model_train_freq == 0:
+                self.train_model_and_rollout(epoch=since // c.epoch_length)
             self.env_step()
             if self.learning:
-                for _ in range(self.sac_updates_due(since_exploration)):
+                assert since is not None  # learning starts after exploration
+                for _ in range(self.sac_updates_due(since)):
                     self.sac.update(self.training_batch())
         if self.env_steps < until:
             return {}  # stopped early for a checkpoint: diagnostics keep accumulating

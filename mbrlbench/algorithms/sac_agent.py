@@ -3,7 +3,7 @@ replay buffer, the SAC agent, batched acting and the checkpoint of all of these.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -37,7 +37,20 @@ class SACConfigFields(AlgorithmConfig):
     batch_size: int = Field(256, ge=1, description="SAC minibatch [repo base.py sampler_params].")
     replay_size: int = Field(1_000_000, ge=1, description="Real replay capacity [repo base.py].")
     n_initial_exploration_steps: int = Field(
-        5000, ge=0, description="Uniform-random steps before learning [repo base.py ALGORITHM_PARAMS_ADDITIONAL]."
+        5000,
+        ge=0,
+        description="Uniform-random steps before learning [repo base.py ALGORITHM_PARAMS_ADDITIONAL]; with "
+        "episode insertion, exploration runs on until the pool holds this many (softlearning rl_algorithm.py:90).",
+    )
+    sac_flavor: Literal["softlearning", "pranz24"] = Field(
+        "softlearning",
+        description="softlearning: MBPO's SAC (log pi and Q on the [-1, 1] action, 0.5 MSE, simultaneous "
+        "updates) [repo softlearning]; pranz24: TOM's (env-unit log pi, clamped MSE, critic first) [TOM sac/].",
+    )
+    real_data_insert: Literal["episode", "step"] = Field(
+        "episode",
+        description="When real transitions enter the pool: when their episode ends [softlearning "
+        "simple_sampler.py:65-70] or at every step [TOM mbpo.py:223].",
     )
     min_pool_size: int = Field(
         1000, ge=1, description="Real transitions before SAC updates start [softlearning max_path_length]."
@@ -68,10 +81,14 @@ class SACDriven(Algorithm):
             target_update_interval=config.target_update_interval,
             actor_update_interval=config.actor_update_interval,
             cuda_graph=config.sac_cuda_graph,
+            flavor=config.sac_flavor,
         )
         self.sac = SAC(self.obs_dim, self.act_dim, low, high, settings, device)
         self.env_buffer = ReplayBuffer(config.replay_size, self.obs_dim, self.act_dim, device)
         self.env_steps = 0
+        # env step at which exploration ended (None while exploring); the schedule counts from it
+        self.exploration_end: int | None = 0 if config.n_initial_exploration_steps == 0 else None
+        self.unfinished_episode: list[tuple] = []  # real transitions waiting for their episode's end
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
@@ -82,22 +99,44 @@ class SACDriven(Algorithm):
         return self.env.env.action_space.sample()
 
     def env_step(self) -> None:
-        """One real step: the exploration action while exploring, else the stochastic policy; store it."""
-        if self.env_steps < self.config.n_initial_exploration_steps:
+        """One real step: the exploration action while exploring, else the stochastic policy; store it now
+        (``real_data_insert: step``) or with its whole episode when that ends (``episode``)."""
+        exploring = self.exploration_end is None
+        if exploring:
             action = self.exploration_action()
         else:
             action = self.act(self.env.obs[None], deterministic=False)[0]
         obs, next_obs, reward, terminated = self.env.step(action)
-        self.env_buffer.add(obs, action, reward, next_obs, terminated)
+        transition = (obs, action, reward, next_obs, terminated)
         self.env_steps += 1
+        episode_over = self.env.episode_length == 0
+        if self.config.real_data_insert == "step":
+            self.env_buffer.add(*transition)
+        else:
+            self.unfinished_episode.append(transition)
+            if episode_over:
+                self.env_buffer.add(*(np.stack(column) for column in zip(*self.unfinished_episode, strict=True)))
+                self.unfinished_episode = []
+        if exploring and self._exploration_over(episode_over):
+            self.exploration_end = self.env_steps
+
+    def _exploration_over(self, episode_over: bool) -> bool:
+        """Per-step insertion: after exactly N steps. Per-episode: once a finished episode brings the pool to
+        N samples, so the policy starts on a fresh episode (softlearning ``while pool.size < N``)."""
+        n = self.config.n_initial_exploration_steps
+        if self.config.real_data_insert == "step":
+            return self.env_steps >= n
+        return episode_over and len(self.env_buffer) >= n
+
+    def steps_since_exploration(self) -> int | None:
+        """Env steps taken by the learned policy so far (None while exploring): the schedule's clock."""
+        return None if self.exploration_end is None else self.env_steps - self.exploration_end
 
     @property
     def learning(self) -> bool:
-        """SAC updates run once exploration is over and the real pool holds ``min_pool_size`` samples."""
-        return (
-            self.env_steps > self.config.n_initial_exploration_steps
-            and len(self.env_buffer) >= self.config.min_pool_size
-        )
+        """SAC updates run after each post-exploration step once the pool holds ``min_pool_size`` samples."""
+        since = self.steps_since_exploration()
+        return since is not None and since > 0 and len(self.env_buffer) >= self.config.min_pool_size
 
     def pop_train_return(self) -> float:
         return self.env.pop_train_return()
@@ -105,6 +144,8 @@ class SACDriven(Algorithm):
     def state_dict(self) -> dict[str, Any]:
         return {
             "env_steps": self.env_steps,
+            "exploration_end": self.exploration_end,
+            "unfinished_episode": list(self.unfinished_episode),
             "sac": self.sac.state_dict(),
             "sac_extra": self.sac.extra_state(),
             "env_buffer": self.env_buffer.state_dict(),
@@ -114,6 +155,8 @@ class SACDriven(Algorithm):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.env_steps = state["env_steps"]
+        self.exploration_end = state["exploration_end"]
+        self.unfinished_episode = list(state["unfinished_episode"])
         self.sac.load_state_dict(state["sac"])
         self.sac.load_extra_state(state["sac_extra"])
         self.env_buffer.load_state_dict(state["env_buffer"])

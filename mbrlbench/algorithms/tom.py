@@ -44,7 +44,21 @@ class TOMConfig(MBPOConfig):
     rollout_schedule: tuple[int, int, int, int] = Field(
         (1, 1, 1, 1), description="Rollout length schedule; fixed length 1 [repo train_tom_disc.sh --rollout_length 1]."
     )
-    holdout_ratio: float = Field(0.1, ge=0, lt=1, description="Model holdout share [repo smodice model_learning].")
+    holdout_ratio: float = Field(
+        0.1, ge=0, lt=1, description="Model holdout share of weighted fits [repo smodice_pytorch.py:91]."
+    )
+    uniform_holdout_ratio: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="Model holdout share of uniform fits (warm-up, tom_uniform) [repo mdn.py:143 default, "
+        "train_predict_model mbpo.py:298].",
+    )
+    fit_resample: bool = Field(
+        True,
+        description="Fit the model on a with-replacement resample of the buffer, of its size (so holdout rows "
+        "repeat training rows) [repo ReplayMemory.sample(len), mbpo.py:285, utils.py:105].",
+    )
     model_max_epochs: int | None = Field(30, ge=1, description="Cap on model epochs per fit [repo mbpo.py max_epochs].")
     # The model.
     model: Literal["mdn", "ensemble"] = Field(
@@ -52,6 +66,13 @@ class TOMConfig(MBPOConfig):
     )
     mdn_components: int = Field(10, ge=1, description="Gaussian components per output dim [repo mdn.py].")
     mdn_batches_per_epoch: int = Field(100, ge=1, description="Minibatches per MDN epoch [repo mdn.py train].")
+    # SAC: TOM's own pranz24-style SAC, real data pushed every step.
+    sac_flavor: Literal["softlearning", "pranz24"] = Field(
+        "pranz24", description="TOM's SAC: env-unit log pi, target -|A|, clamped MSE, critic first [repo sac/]."
+    )
+    real_data_insert: Literal["episode", "step"] = Field(
+        "step", description="Real transitions enter the pool at every step [repo mbpo.py:223 env_pool.push]."
+    )
     # SAC schedule and exploration.
     sac_update_every: int = Field(
         4, ge=1, description="Env steps between bursts of n_train_repeat updates [repo max_train_repeat_per_step=5]."
@@ -73,7 +94,10 @@ class TOMConfig(MBPOConfig):
     )
     divergence: Literal["chi", "kl"] = Field("chi", description="f-divergence of the dual [repo --f chi].")
     policy_pool_size: int = Field(
-        1000, ge=1, description="Newest real transitions standing for the current policy [repo policy_pool_size]."
+        1000,
+        ge=1,
+        description="Newest real transitions standing for the current policy; weighting starts once the policy "
+        "has taken this many steps after exploration [repo policy_pool_size, mbpo.py:163,226].",
     )
     # The discriminator.
     disc: bool = Field(
@@ -111,7 +135,7 @@ PAPER_ENV_STEPS = {"hopper": 125_000, "walker2d": 300_000, "halfcheetah": 300_00
 
 def deviations(task: str, config: TOMConfig) -> list[str]:
     """How a run of this task differs from the official TOM setting."""
-    out = [d for d in mbpo.deviations(task, config) if not d.startswith(f"{config.n_initial_exploration_steps} ")]
+    out = mbpo.deviations(task, config)
     if task == "inverted_pendulum":
         out.append("InvertedPendulum is not in the TOM paper (500 initial steps, as MBPO's pendulum config)")
     out.append("dual-value initial states drawn with replacement (official: all of them when fewer than a batch)")
@@ -177,9 +201,9 @@ class TOM(MBPO):
             self.initial_obs.append(np.array(self.env.obs, dtype=np.float32))
         super().env_step()
 
-    def sac_updates_due(self, since_exploration: int) -> int:
+    def sac_updates_due(self, since: int) -> int:
         """Official ``train_policy_repeats`` cap: 20 updates when the step index is a multiple of 4."""
-        return self.config.n_train_repeat if since_exploration % self.config.sac_update_every == 0 else 0
+        return self.config.n_train_repeat if since % self.config.sac_update_every == 0 else 0
 
     # ------------------------------------------------------------- model training
     def train_model_and_rollout(self, epoch: int) -> None:
@@ -196,11 +220,15 @@ class TOM(MBPO):
 
     def fit_model(self, data: Batch, weights: torch.Tensor | None = None) -> FitResult:
         c = self.config
+        if c.fit_resample:  # official: the model sees ReplayMemory.sample(len(pool)), a resample with replacement
+            idx = torch.randint(data.obs.shape[0], (data.obs.shape[0],), device=data.obs.device)
+            data = Batch(*(x[idx] for x in data))
+            weights = None if weights is None else weights[idx]
         common = {
             "weights": weights,
             "weight_mode": c.weight_mode,
             "batch_size": c.model_batch_size,
-            "holdout_ratio": c.holdout_ratio,
+            "holdout_ratio": c.uniform_holdout_ratio if weights is None else c.holdout_ratio,
             "max_holdout": c.max_holdout,
             "patience": c.model_patience,
             "max_epochs": c.model_max_epochs,
@@ -209,12 +237,18 @@ class TOM(MBPO):
             common["batches_per_epoch"] = c.mdn_batches_per_epoch
         return self.model.fit(*model_io(data), **common)
 
+    def weighting_started(self) -> bool:
+        """Official: TOM runs once ``cur_pol_pool`` (filled only after exploration) holds ``policy_pool_size``
+        transitions; before that the fits are uniform (mbpo.py:163,212-214,226)."""
+        since = self.steps_since_exploration()
+        return self.config.weighting == "tom" and since is not None and since >= self.config.policy_pool_size
+
     def occupancy_weights(self, data: Batch) -> torch.Tensor | None:
         """Steps 1-2 of the module docstring: one weight per buffer row (oldest first), or None for uniform
-        (``tom_uniform``, or fewer real transitions than the current-policy pool, as official)."""
+        (``tom_uniform``, or before the learned policy has filled the current-policy pool)."""
         c = self.config
         n = data.obs.shape[0]
-        if c.weighting == "uniform" or n < c.policy_pool_size:
+        if not self.weighting_started():
             ones = {k: 1.0 for k in self.weight_keys}
             self.last.update(ones)
             return None

@@ -11,6 +11,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -23,15 +24,34 @@ from mbrlbench.components.optim import adam
 # through its own elite only (175 ms for 100k rows), 7x less work than evaluating every member.
 
 
+Init = Literal["truncated_normal", "glorot_uniform"]
+
+
+def init_weight_(weight: torch.Tensor, in_dim: int, out_dim: int, init: Init) -> None:
+    """Fill one layer's weight in place (biases stay zero in both schemes).
+
+    ``truncated_normal``: MBPO's model init, std ``1 / (2 sqrt(in))`` with draws beyond 2 std redrawn
+    (``mbpo/models/fc.py:132-136``, TF ``truncated_normal``; effective std 0.88 of it). PyTorch's
+    ``trunc_normal_`` takes *absolute* bounds, so they are passed as +-2 std.
+    ``glorot_uniform``: Keras' ``Dense`` default, used by softlearning's Q-nets and policy
+    (``softlearning/models/feedforward.py:34-41``) and by TOM's SAC (``sac/model.py:11-14``, xavier gain 1).
+    """
+    if init == "truncated_normal":
+        std = 1.0 / (2.0 * math.sqrt(in_dim))
+        nn.init.trunc_normal_(weight, std=std, a=-2.0 * std, b=2.0 * std)
+    else:
+        limit = math.sqrt(6.0 / (in_dim + out_dim))
+        nn.init.uniform_(weight, -limit, limit)
+
+
 class EnsembleLinear(nn.Module):
     """``members`` independent affine maps, applied to ``x`` of shape ``[members, rows, in]``."""
 
-    def __init__(self, members: int, in_dim: int, out_dim: int) -> None:
+    def __init__(self, members: int, in_dim: int, out_dim: int, init: Init = "truncated_normal") -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim))
         self.bias = nn.Parameter(torch.zeros(members, 1, out_dim))
-        # Official MBPO: truncated normal with std 1 / (2 sqrt(in)) (mbrl-lib PR #61 found this matters).
-        nn.init.trunc_normal_(self.weight, std=1.0 / (2.0 * math.sqrt(in_dim)), a=-2.0, b=2.0)
+        init_weight_(self.weight, in_dim, out_dim, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
@@ -41,12 +61,19 @@ class EnsembleMLP(nn.Module):
     """An ensemble of MLPs evaluated in one pass; a 2-D input is shared by every member."""
 
     def __init__(
-        self, members: int, in_dim: int, out_dim: int, hidden: int, layers: int, activation: type[nn.Module]
+        self,
+        members: int,
+        in_dim: int,
+        out_dim: int,
+        hidden: int,
+        layers: int,
+        activation: type[nn.Module],
+        init: Init = "truncated_normal",
     ) -> None:
         super().__init__()
         dims = [in_dim] + [hidden] * layers + [out_dim]
         self.members = members
-        self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in itertools.pairwise(dims))
+        self.layers = nn.ModuleList(EnsembleLinear(members, a, b, init) for a, b in itertools.pairwise(dims))
         self.activation = activation()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -74,22 +74,38 @@ def gaussian_kl(
 
 
 # ------------------------------------------------------------------------------- returns and advantages
-def discounted_cumsum(x: torch.Tensor, discount: float) -> torch.Tensor:
-    """``y_t = sum_k discount^k x_{t+k}`` along the last axis."""
+def discounted_cumsum(x: torch.Tensor, discount: float, cont: torch.Tensor | None = None) -> torch.Tensor:
+    """``y_t = x_t + discount * cont_t * y_{t+1}`` along the last axis: the discounted sum up to the end of
+    the path. ``cont_t`` is 1 where step t+1 continues step t's path (default: everywhere), so a row may
+    hold several paths one after another (the lockstep layout of restarted model rollouts)."""
     out = torch.empty_like(x)
     running = torch.zeros_like(x[..., 0])
     for t in range(x.shape[-1] - 1, -1, -1):
-        running = x[..., t] + discount * running
+        running = x[..., t] + discount * (running if cont is None else running * cont[..., t])
         out[..., t] = running
     return out
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
-    """Generalized advantage estimates ``[B, T]``; the value after a trajectory's last valid step is 0
-    (rllab appends 0 to every path's baselines), and invalid steps get 0."""
-    next_values = torch.cat([values[..., 1:] * valid[..., 1:], torch.zeros_like(values[..., :1])], dim=-1)
+def next_step_continues(valid: torch.Tensor) -> torch.Tensor:
+    """``cont`` of a padded batch (one path per row): step t+1 continues the path iff it is valid."""
+    return torch.cat([valid[..., 1:], torch.zeros_like(valid[..., :1])], dim=-1)
+
+
+def gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    valid: torch.Tensor,
+    gamma: float,
+    lam: float,
+    cont: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Generalized advantage estimates ``[B, T]``; the value after a path's last step is 0 (rllab appends 0
+    to every path's baselines), and invalid steps get 0. ``cont`` as in ``discounted_cumsum`` (default: one
+    path per row, ``next_step_continues(valid)``)."""
+    cont = next_step_continues(valid) if cont is None else cont
+    next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1) * cont
     deltas = (rewards + gamma * next_values - values) * valid
-    return discounted_cumsum(deltas, gamma * lam) * valid
+    return discounted_cumsum(deltas, gamma * lam, cont) * valid
 
 
 def masked_mean(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -97,7 +113,8 @@ def masked_mean(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
 
 
 def center_advantages(adv: torch.Tensor, valid: torch.Tensor, scale: bool = False) -> torch.Tensor:
-    """rllab ``center_adv``: zero mean (and unit std when ``scale``) over the valid steps."""
+    """Zero mean over the valid steps, and with ``scale`` unit (population) std: rllab's ``center_adv`` is
+    ``(A - mean) / (std + 1e-8)`` (``rllab/algos/util.py:7-8``), i.e. ``scale=True``."""
     mean = masked_mean(adv, valid)
     adv = adv - mean
     if scale:
@@ -114,16 +131,23 @@ class LinearFeatureBaseline:
         self.coef: torch.Tensor | None = None
 
     @staticmethod
-    def features(obs: torch.Tensor) -> torch.Tensor:
-        """``obs [..., T, D]`` -> features ``[..., T, 2D + 4]`` (observations clipped to +-10, as rllab)."""
+    def features(obs: torch.Tensor, time: torch.Tensor | None = None) -> torch.Tensor:
+        """``obs [..., T, D]`` -> features ``[..., T, 2D + 4]`` (observations clipped to +-10, as rllab).
+        The time feature is the step within the path: ``time [..., T]`` where a row holds several paths,
+        else the position along T."""
         o = obs.clamp(-10, 10)
-        t = torch.arange(obs.shape[-2], device=obs.device, dtype=obs.dtype) / 100.0
-        t = t.view(*([1] * (obs.dim() - 2)), -1, 1).expand(*obs.shape[:-1], 1)
+        if time is None:
+            t = torch.arange(obs.shape[-2], device=obs.device, dtype=obs.dtype) / 100.0
+            t = t.view(*([1] * (obs.dim() - 2)), -1, 1).expand(*obs.shape[:-1], 1)
+        else:
+            t = time.to(obs.dtype).unsqueeze(-1) / 100.0
         return torch.cat([o, o**2, t, t**2, t**3, torch.ones_like(t)], dim=-1)
 
-    def fit(self, obs: torch.Tensor, returns: torch.Tensor, valid: torch.Tensor) -> None:
-        """``obs [G, N, T, D]``, ``returns``/``valid [G, N, T]``: G independent fits (G tasks)."""
-        x = self.features(obs) * valid.unsqueeze(-1)
+    def fit(
+        self, obs: torch.Tensor, returns: torch.Tensor, valid: torch.Tensor, time: torch.Tensor | None = None
+    ) -> None:
+        """``obs [G, N, T, D]``, ``returns``/``valid``/``time [G, N, T]``: G independent fits (G tasks)."""
+        x = self.features(obs, time) * valid.unsqueeze(-1)
         x = x.flatten(1, 2)  # [G, N*T, F]
         y = (returns * valid).flatten(1, 2).unsqueeze(-1)
         x, y = x.double(), y.double()  # float32 normal equations are singular at these sizes
@@ -137,11 +161,11 @@ class LinearFeatureBaseline:
             reg *= 10
         self.coef = torch.nan_to_num(coef, nan=0.0, posinf=0.0, neginf=0.0).to(obs.dtype)
 
-    def predict(self, obs: torch.Tensor) -> torch.Tensor:
+    def predict(self, obs: torch.Tensor, time: torch.Tensor | None = None) -> torch.Tensor:
         """``obs [G, N, T, D]`` -> values ``[G, N, T]`` (zeros before the first fit)."""
         if self.coef is None:
             return torch.zeros(obs.shape[:-1], device=obs.device, dtype=obs.dtype)
-        return (self.features(obs) @ self.coef.unsqueeze(1)).squeeze(-1)
+        return (self.features(obs, time) @ self.coef.unsqueeze(1)).squeeze(-1)
 
 
 # ------------------------------------------------------------------------------------------- losses

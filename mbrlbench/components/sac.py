@@ -1,7 +1,17 @@
-"""Soft actor-critic as MBPO used it (softlearning): tanh-Gaussian policy, twin Q with Polyak targets,
-automatic temperature on ``log_alpha`` (initial alpha 1). The twin critics are one ``EnsembleMLP`` with two
-members, so both Q-values cost one batched pass. Diagnostics accumulate on the device and are read once
-per evaluation (``pop_diagnostics``), never per update.
+"""Soft actor-critic in the two flavours the official codes use: tanh-Gaussian policy, twin Q with Polyak
+targets, automatic temperature on ``log_alpha`` (initial alpha 1). The twin critics are one ``EnsembleMLP``
+with two members, so both Q-values cost one batched pass. Diagnostics accumulate on the device and are read
+once per evaluation (``pop_diagnostics``), never per update.
+
+``softlearning`` (MBPO's official SAC, jannerm/mbpo's vendored softlearning): the env is wrapped in
+``NormalizeActionWrapper`` (``gym_adapter.py:49,80-81``), so log pi, the entropy and its target are those of
+the action in [-1, 1] and the Q-nets see that action; critic loss 0.5 MSE per Q; the Q, policy and
+temperature gradients come from the same pre-step parameters (one ``session.run``, ``mbpo.py:661``).
+``pranz24`` (TOM's official SAC, ``sac/sac.py`` + ``sac/model.py``): log pi of the env-unit action
+(``log(scale (1 - tanh^2))``, ``model.py:103-105``), Q-nets on env-unit actions, each critic's MSE (no 0.5)
+clamped at 1000 (``sac.py:79-82``), the critic stepped before the policy loss is formed (``sac.py:84-98``).
+Both initialise every layer glorot-uniform with zero biases.
+Actions leave the actor in env units either way; the flavour decides only what log pi and Q measure.
 """
 
 from __future__ import annotations
@@ -9,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -17,9 +28,11 @@ from torch.nn import functional as F
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.cuda_graphs import GraphedStep
 from mbrlbench.components.ensemble import EnsembleMLP
-from mbrlbench.components.mlp import mlp
+from mbrlbench.components.mlp import glorot_, mlp
 from mbrlbench.components.optim import adam
 
+Flavor = Literal["softlearning", "pranz24"]
+PRANZ24_CRITIC_LOSS_CLAMP = 1000.0  # TOM sac/sac.py:81-82 clamp_max(1000.)
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # softlearning's SCALE_DIAG_MIN_MAX
 
 
@@ -37,26 +50,34 @@ class SACSettings:
     target_update_interval: int = 1
     actor_update_interval: int = 1
     cuda_graph: bool = False  # replay each update from a CUDA graph (CUDA only; ignored elsewhere)
+    flavor: Flavor = "softlearning"  # see the module docstring
 
 
 class TanhGaussianActor(nn.Module):
-    """Reparameterized tanh-squashed Gaussian policy, scaled to the action box."""
+    """Reparameterized tanh-squashed Gaussian policy, scaled to the action box. ``env_unit_log_prob``: log pi
+    of the env-unit action (pranz24), else of the normalized action in [-1, 1] (softlearning)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int, low: float, high: float) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: int, layers: int, low: float, high: float, env_unit_log_prob: bool
+    ) -> None:
         super().__init__()
         self.body = mlp(obs_dim, hidden, layers, None, nn.ReLU)
         self.head = nn.Linear(hidden if layers else obs_dim, 2 * act_dim)
+        glorot_(self)
         self.register_buffer("scale", torch.tensor((high - low) / 2.0))
         self.register_buffer("bias", torch.tensor((high + low) / 2.0))
+        self.env_unit_log_prob = env_unit_log_prob
 
     def forward(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (action in env units, log-probability of it)."""
+        """Returns (action in env units, log-probability of it in the flavour's units)."""
         mu, log_std = self.head(self.body(obs)).chunk(2, dim=-1)
         log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
         u = mu if deterministic else mu + torch.randn_like(mu) * log_std.exp()
         log_prob = -0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)
-        # log |d tanh(u)/du| = 2 (log 2 - u - softplus(-2u)), numerically stable; then the box scaling
-        log_prob = log_prob - 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u)) - torch.log(self.scale)
+        # log |d tanh(u)/du| = 2 (log 2 - u - softplus(-2u)), numerically stable
+        log_prob = log_prob - 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
+        if self.env_unit_log_prob:  # density of scale * tanh(u) + bias: one log(scale) per dimension
+            log_prob = log_prob - torch.log(self.scale)
         return torch.tanh(u) * self.scale + self.bias, log_prob.sum(dim=-1)
 
 
@@ -66,8 +87,11 @@ class SAC(nn.Module):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.actor = TanhGaussianActor(obs_dim, act_dim, settings.hidden, settings.layers, low, high)
-        self.critic = EnsembleMLP(2, obs_dim + act_dim, 1, settings.hidden, settings.layers, nn.ReLU)
+        pranz24 = settings.flavor == "pranz24"
+        self.actor = TanhGaussianActor(obs_dim, act_dim, settings.hidden, settings.layers, low, high, pranz24)
+        self.critic = EnsembleMLP(
+            2, obs_dim + act_dim, 1, settings.hidden, settings.layers, nn.ReLU, init="glorot_uniform"
+        )
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(float(settings.init_alpha)).log())
         self.to(device)
@@ -85,8 +109,11 @@ class SAC(nn.Module):
         return self.actor(obs, deterministic)[0]
 
     def q_values(self, obs: torch.Tensor, act: torch.Tensor, target: bool = False) -> torch.Tensor:
-        """Both critics' Q-values, ``[2, N]``."""
+        """Both critics' Q-values ``[2, N]`` of env-unit actions ``act`` (fed normalized in softlearning's flavour,
+        whose Q-nets live behind the action-normalizing wrapper)."""
         net = self.critic_target if target else self.critic
+        if self.settings.flavor == "softlearning":
+            act = (act - self.actor.bias) / self.actor.scale
         return net(torch.cat([obs, act], dim=-1)).squeeze(-1)
 
     @torch.no_grad()
@@ -98,10 +125,14 @@ class SAC(nn.Module):
         return batch.rew + self.settings.gamma * (1.0 - batch.done) * soft
 
     def critic_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Softlearning's critic loss (0.5 MSE per critic, summed over both) and the mean Q-value."""
+        """The critic loss summed over both critics, and the mean Q-value. softlearning: 0.5 MSE per critic;
+        pranz24: MSE per critic clamped at 1000 (no gradient from a critic whose batch MSE exceeds it)."""
         target = self.q_target(batch)
         q = self.q_values(batch.obs, batch.act)
-        return 0.5 * ((q - target) ** 2).mean(dim=1).sum(), q.mean()
+        mse = ((q - target) ** 2).mean(dim=1)
+        if self.settings.flavor == "pranz24":
+            return mse.clamp_max(PRANZ24_CRITIC_LOSS_CLAMP).sum(), q.mean()
+        return 0.5 * mse.sum(), q.mean()
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``alpha log pi(a|s) - min_j Q_j(s, a)`` with ``a ~ pi(.|s)``; also ``log pi`` and ``alpha``."""
@@ -125,34 +156,42 @@ class SAC(nn.Module):
         q_loss, q_mean = self.critic_loss(batch)
         self.critic_opt.zero_grad(set_to_none=True)
         q_loss.backward()
-        self.critic_opt.step()
+        if with_actor and self.settings.flavor == "softlearning":
+            # softlearning: every gradient from the pre-step parameters, then all steps together
+            actor_diag = self._actor_and_alpha_backward(batch.obs)
+            self.critic_opt.step()
+            self.actor_opt.step()
+            self.alpha_opt.step()
+        else:  # pranz24: the policy loss sees the freshly stepped critic
+            self.critic_opt.step()
+            if with_actor:
+                actor_diag = self._actor_and_alpha_backward(batch.obs)
+                self.actor_opt.step()
+                self.alpha_opt.step()
         with torch.no_grad():
             # slots 0 and 4 as a strided view: an index list would be copied to the device, a host sync
             self._diag_sum[0::4] += torch.stack([q_loss, q_mean]).detach()
-        if with_actor:
-            self.update_actor(batch.obs)
+            if with_actor:
+                self._diag_sum[1:4] += actor_diag
         if with_target:
             with torch.no_grad():
                 torch._foreach_lerp_(
                     list(self.critic_target.parameters()), list(self.critic.parameters()), self.settings.tau
                 )
 
-    def update_actor(self, obs: torch.Tensor) -> None:
-        """Policy step on ``actor_loss`` and temperature step toward the target entropy (``update`` counts it)."""
+    def _actor_and_alpha_backward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Gradients of the policy loss and of the temperature loss toward the target entropy (no step);
+        returns the detached (policy loss, alpha, entropy estimate) for the diagnostics."""
         # The actor needs dQ/da only: frozen critic weights skip their weight-gradient matmuls (same result).
         self.critic.requires_grad_(False)
         policy_loss, logp, alpha = self.actor_loss(obs)
         self.critic.requires_grad_(True)
         self.actor_opt.zero_grad(set_to_none=True)
         policy_loss.backward()
-        self.actor_opt.step()
-
         alpha_loss = -(self.log_alpha * (logp.detach() + self.settings.target_entropy)).mean()
         self.alpha_opt.zero_grad(set_to_none=True)
         alpha_loss.backward()
-        self.alpha_opt.step()
-        with torch.no_grad():
-            self._diag_sum[1:4] += torch.stack([policy_loss, alpha, -logp.mean()]).detach()
+        return torch.stack([policy_loss, alpha, -logp.mean()]).detach()
 
     def pop_diagnostics(self) -> dict[str, float]:
         """Means since the last call (NaN if no update happened): one host sync per evaluation."""

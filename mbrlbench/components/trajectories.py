@@ -1,8 +1,10 @@
-"""Fixed-length trajectory batches for on-policy learners, and their batched model rollouts.
+"""Trajectory batches for on-policy learners, and MB-MPO's batched model rollouts.
 
-A ``Trajectories`` holds ``[..., N, T, .]`` tensors and a ``valid`` mask (1 up to and including the step that
-ended the trajectory). Real episodes of different lengths are padded into one; model rollouts of every task
-and trajectory step together, one model call per time step.
+A ``Trajectories`` holds ``[..., N, T, .]`` tensors, a ``valid`` mask and optionally ``time``, the step within
+the path. Real episodes of different lengths are padded into one (one path per row, ``time`` = position).
+Model rollouts keep the lockstep layout of the official vectorized sampler: row ``n`` of a task is one
+parallel slot, holding the paths it ran one after another (a terminated path is restarted from a fresh
+reset), so ``time`` restarts at 0 where a new path begins; steps of the unfinished last path are invalid.
 """
 
 from __future__ import annotations
@@ -14,8 +16,17 @@ import numpy as np
 import torch
 
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
-from mbrlbench.components.policy_gradient import LinearFeatureBaseline, center_advantages, discounted_cumsum, gae
+from mbrlbench.components.policy_gradient import (
+    LinearFeatureBaseline,
+    center_advantages,
+    discounted_cumsum,
+    gae,
+    next_step_continues,
+)
 from mbrlbench.tasks import TerminationFn
+
+ResetFn = Callable[[int], torch.Tensor]
+"""``k`` -> ``[k, D]`` fresh initial observations of the real env, each used once."""
 
 
 @dataclass
@@ -24,13 +35,26 @@ class Trajectories:
     act: torch.Tensor  # [..., N, T, A]
     rew: torch.Tensor  # [..., N, T]
     valid: torch.Tensor  # [..., N, T] float
+    time: torch.Tensor | None = None  # [..., N, T] step within the path; None: the position along T
 
     def returns(self) -> torch.Tensor:
-        """Undiscounted return of each trajectory ``[..., N]``."""
+        """Undiscounted return of each row ``[..., N]`` (of each trajectory when a row is one path)."""
         return (self.rew * self.valid).sum(dim=-1)
 
     def steps(self) -> int:
         return int(self.valid.sum())
+
+    def continues(self) -> torch.Tensor:
+        """``[..., N, T]``: 1 where step t+1 of the row belongs to step t's path (a new path starts at time 0)."""
+        if self.time is None:
+            return next_step_continues(self.valid)
+        same = (self.time[..., 1:] == self.time[..., :-1] + 1).to(self.valid.dtype) * self.valid[..., 1:]
+        return torch.cat([same, torch.zeros_like(same[..., :1])], dim=-1)
+
+    def mean_path_return(self) -> float:
+        """Mean undiscounted return over the valid (completed) paths."""
+        paths = (self.valid * (1 - self.continues())).sum()
+        return float((self.rew * self.valid).sum() / paths.clamp_min(1))
 
 
 def pad_episodes(episodes: list[dict[str, np.ndarray]], device: torch.device) -> Trajectories:
@@ -46,18 +70,26 @@ def pad_episodes(episodes: list[dict[str, np.ndarray]], device: torch.device) ->
 
 
 def advantages(
-    traj: Trajectories, baseline: LinearFeatureBaseline, gamma: float, lam: float, center: bool
+    traj: Trajectories,
+    baseline: LinearFeatureBaseline,
+    gamma: float,
+    lam: float,
+    center: bool,
+    scale: bool = False,
 ) -> torch.Tensor:
     """Fit the linear baseline to the discounted returns (one fit per leading index, i.e. per task), then
-    GAE, centered over each task's valid steps when ``center`` (rllab ``center_adv``)."""
+    GAE, all within paths; centered over each task's valid steps when ``center``, and also divided by their
+    std when ``scale`` (rllab ``center_adv`` does both: ``rllab/algos/util.py:7-8``)."""
     batched = traj.obs.dim() == 4
-    obs, rew, valid = (
-        (traj.obs, traj.rew, traj.valid) if batched else (traj.obs[None], traj.rew[None], traj.valid[None])
+    cont = traj.continues()
+    parts = (traj.obs, traj.rew, traj.valid, cont, traj.time)
+    obs, rew, valid, cont, time = (
+        parts if batched else tuple(None if x is None else x[None] for x in parts)  # type: ignore[assignment]
     )
-    baseline.fit(obs, discounted_cumsum(rew * valid, gamma) * valid, valid)
-    adv = gae(rew, baseline.predict(obs) * valid, valid, gamma, lam)
+    baseline.fit(obs, discounted_cumsum(rew * valid, gamma, cont) * valid, valid, time)
+    adv = gae(rew, baseline.predict(obs, time) * valid, valid, gamma, lam, cont)
     if center:
-        adv = torch.stack([center_advantages(a, v) for a, v in zip(adv, valid, strict=True)])
+        adv = torch.stack([center_advantages(a, v, scale) for a, v in zip(adv, valid, strict=True)])
     return adv if batched else adv[0]
 
 
@@ -65,32 +97,48 @@ def advantages(
 def model_rollouts(
     model: DeterministicEnsemble,
     policy: Callable[[torch.Tensor], torch.Tensor],
-    start_obs: torch.Tensor,
+    reset_obs: ResetFn,
+    shape: tuple[int, int],
     horizon: int,
     termination_fn: TerminationFn,
+    budget: int | None = None,
 ) -> Trajectories:
-    """Roll every task's trajectories in its own model member, all in one batch per time step.
+    """Imagined paths of every task in its own model member, all slots stepping together (one model call
+    per step), until the completed paths hold ``budget`` samples (default: one full path per slot).
 
-    ``start_obs [tasks, N, D]``; task ``t`` uses member ``t // (tasks / members)`` (tasks are assigned to the
-    members in equal contiguous blocks); ``policy`` maps ``[tasks, N, D]`` to actions ``[tasks, N, A]``.
-    Terminated trajectories keep stepping (so shapes stay fixed) but are masked out of ``valid``.
+    ``shape = (tasks, slots per task)``; task ``t`` uses member ``t // (tasks / members)`` (equal contiguous
+    blocks); ``policy`` maps ``[tasks, slots, D]`` to actions. A path ends when it terminates or reaches
+    ``horizon`` steps, and its slot restarts from a fresh ``reset_obs`` state; the unfinished paths left at
+    the end are invalid, as the official sampler discards them (``maml_model_vectorized_sampler.py:84-132``).
     """
-    tasks, n, obs_dim = start_obs.shape
-    members = model.members
-    if tasks % members:
-        raise ValueError(f"{tasks} tasks cannot be split evenly over {members} models")
-    obs, alive = start_obs, torch.ones(tasks, n, device=start_obs.device)
-    out_obs, out_act, out_rew, out_valid = [], [], [], []
-    for _ in range(horizon):
+    tasks, slots = shape
+    if tasks % model.members:
+        raise ValueError(f"{tasks} tasks cannot be split evenly over {model.members} models")
+    budget = tasks * slots * horizon if budget is None else budget
+    obs = reset_obs(tasks * slots).view(tasks, slots, -1)
+    time = torch.zeros(tasks, slots, dtype=torch.long, device=obs.device)
+    start = torch.zeros_like(time)  # the lockstep step at which each slot's current path began
+    records: list[tuple[torch.Tensor, ...]] = []
+    completed = 0
+    while completed < budget:
         act = policy(obs)
-        next_obs, rew = model.predict(obs.reshape(members, -1, obs_dim), act.reshape(members, -1, act.shape[-1]))
-        next_obs, rew = next_obs.reshape(tasks, n, obs_dim), rew.reshape(tasks, n)
-        out_obs.append(obs)
-        out_act.append(act)
-        out_rew.append(rew * alive)
-        out_valid.append(alive)
-        alive = alive * (1 - termination_fn(next_obs.reshape(-1, obs_dim)).float().reshape(tasks, n))
+        next_obs, rew = _predict(model, obs, act)
+        records.append((obs, act, rew, time))
+        done = termination_fn(next_obs).bool() | (time + 1 >= horizon)
+        n_done, n_samples = torch.stack([done.sum(), ((time + 1) * done).sum()]).tolist()
+        completed += n_samples
+        time, start = torch.where(done, 0, time + 1), torch.where(done, len(records), start)
+        if n_done and completed < budget:
+            next_obs[done] = reset_obs(n_done).to(next_obs.dtype)
         obs = next_obs
-    return Trajectories(
-        torch.stack(out_obs, dim=2), torch.stack(out_act, dim=2), torch.stack(out_rew, dim=2), torch.stack(out_valid, 2)
-    )
+    o, a, r, t = (torch.stack(x, dim=2) for x in zip(*records, strict=True))
+    valid = (torch.arange(len(records), device=obs.device) < start.unsqueeze(-1)).to(r.dtype)
+    return Trajectories(o, a, r * valid, valid, t)
+
+
+def _predict(model: DeterministicEnsemble, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``[tasks, slots, .]`` -> next obs and reward of each task's member (tasks in contiguous blocks)."""
+    tasks, slots, obs_dim = obs.shape
+    members = model.members
+    next_obs, rew = model.predict(obs.reshape(members, -1, obs_dim), act.reshape(members, -1, act.shape[-1]))
+    return next_obs.reshape(tasks, slots, obs_dim), rew.reshape(tasks, slots)

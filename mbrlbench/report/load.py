@@ -12,7 +12,20 @@ import yaml
 
 from mbrlbench.runner.files import REQUIRED_COLUMNS
 
-RUN_COLUMNS = ("suite", "task", "algorithm", "base_algorithm", "seed", "state", "fidelity", "reference", "run_dir")
+RUN_COLUMNS = (
+    "suite",
+    "task",
+    "algorithm",
+    "base_algorithm",
+    "seed",
+    "state",
+    "fidelity",
+    "reference",
+    "run_dir",
+    "metric",
+)
+DEFAULT_METRIC = "eval_return_mean"
+DETERMINISTIC_COLUMN = "eval/deterministic_return"  # the runner's evaluation, where another metric replaces it
 
 
 @dataclass
@@ -51,8 +64,23 @@ def _run_meta(run_dir: Path, root: Path) -> dict:
         "reference": "reference" in rel[:-1] or "reference" in root.parts[-1:],
         "run_dir": str(run_dir),
         "budget": config.get("env_steps"),
+        "metric": config.get("paper_metric", DEFAULT_METRIC),
         "_config": config,
     }
+
+
+def use_paper_metric(df: pd.DataFrame, metric: str) -> bool:
+    """Where a run's config names another progress.csv column as its paper's metric (MB-MPO: the stochastic
+    pre-update return the paper plots), that column becomes ``eval_return_mean``, which every table, curve
+    and verdict reads, and the runner's deterministic evaluation is kept as ``eval/deterministic_return``.
+    False (``df`` untouched) when the column is absent."""
+    if metric == DEFAULT_METRIC:
+        return True
+    if metric not in df.columns:
+        return False
+    df[DETERMINISTIC_COLUMN] = df[DEFAULT_METRIC]
+    df[DEFAULT_METRIC] = df[metric]
+    return True
 
 
 def _whole_rows(text: str) -> tuple[str, int]:
@@ -101,6 +129,11 @@ def load_runs(root: Path) -> Loaded:
             warnings.append(f"{csv_path}: {int(bad.sum())} malformed rows (torn or non-numeric) dropped")
             numeric = numeric[~bad]
         budget = meta.pop("budget")
+        if not use_paper_metric(numeric, meta["metric"]):
+            warnings.append(
+                f"{csv_path}: no column {meta['metric']} (the paper's metric); deterministic evaluation used"
+            )
+            meta["metric"] = DEFAULT_METRIC
         for key, value in meta.items():
             numeric[key] = value
         frames.append(numeric)

@@ -85,6 +85,13 @@ def draw_mean_band(ax: plt.Axes, df: pd.DataFrame, label: str, color, dashed: bo
         ax.fill_between(steps, low, high, color=color, alpha=0.18 if not dashed else 0.08, lw=0)
 
 
+def curve_label(df: pd.DataFrame, algo: str) -> str:
+    """The algorithm's name, with the column plotted when it is not the deterministic evaluation (MB-MPO's
+    paper metric, the stochastic pre-update return)."""
+    metrics = set(df["metric"].dropna()) - {"eval_return_mean"} if "metric" in df else set()
+    return f"{algo} [{', '.join(sorted(metrics))}]" if metrics else algo
+
+
 def learning_curves(
     curves: pd.DataFrame,
     papers: pd.DataFrame,
@@ -120,7 +127,7 @@ def learning_curves(
                 ref = reference_curves[(reference_curves["task"] == task) & (reference_curves["algorithm"] == algo)]
                 if not ref.empty:
                     draw_mean_band(ax, ref, f"{algo} (mbrlbench reference)", color, dashed=True)
-            draw_mean_band(ax, sub, algo, color)
+            draw_mean_band(ax, sub, curve_label(sub, algo), color)
             pts = papers[
                 (papers["task"] == task) & (papers["algorithm"] == algo) & (papers["env_steps"] <= xmax * 1.05)
             ]

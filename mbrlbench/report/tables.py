@@ -78,6 +78,7 @@ def returns_table(
                     "task": task,
                     "algorithm": algo,
                     "fidelity": group["fidelity"].iloc[0],
+                    "metric": group["metric"].iloc[0] if "metric" in group else "eval_return_mean",
                     "env_step": step,
                     "seeds": len(values) if reached else int(at["reached"].sum()),
                     "ours_mean": float(values.mean()) if reached and len(values) else math.nan,
@@ -212,11 +213,29 @@ def returns_markdown(df: pd.DataFrame) -> str:
         paper = f"{fmt(r.paper_mean)} ± {fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
         src = f"{r.paper_source} ({r.paper_confidence})" if r.paper_source else "–"
         diff = f"{fmt(r.diff_ci90_low)} to {fmt(r.diff_ci90_high)}" if math.isfinite(r.diff_ci90_low) else "–"
+        mark = "¹" if getattr(r, "metric", "eval_return_mean") != "eval_return_mean" else ""
         lines.append(
-            f"| {r.task} | {r.algorithm} | {r.fidelity} | {r.env_step:,} | {ours} | {r.seeds} | {paper} "
+            f"| {r.task} | {r.algorithm}{mark} | {r.fidelity} | {r.env_step:,} | {ours} | {r.seeds} | {paper} "
             f"| {src} | {diff} | **{r.verdict}** |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + metric_note(df)
+
+
+def metric_note(df: pd.DataFrame) -> str:
+    """A footnote naming, per algorithm whose paper reports another return than the deterministic
+    evaluation, the column used as "ours" (the deterministic one stays in ``eval/deterministic_return``)."""
+    if "metric" not in df:
+        return ""
+    other = df[df["metric"].fillna("eval_return_mean") != "eval_return_mean"]
+    pairs = sorted(set(zip(other["algorithm"], other["metric"], strict=True)))
+    if not pairs:
+        return ""
+    names = "; ".join(f"`{algo}`: `{metric}`" for algo, metric in pairs)
+    return (
+        f"\n¹ Ours is the return the paper plots, not the deterministic evaluation: {names} (MB-MPO: the "
+        "stochastic pre-update policy's mean episode return, official `PrePolicy-AverageReturn`). The runner's "
+        "deterministic evaluation of these runs is in `eval/deterministic_return`.\n"
+    )
 
 
 def claims_markdown(df: pd.DataFrame) -> str:

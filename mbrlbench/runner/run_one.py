@@ -122,6 +122,7 @@ def full_config(spec: RunSpec, device: torch.device) -> dict[str, Any]:
     return {
         **algorithmic_config(spec),
         "fidelity": spec.fidelity,
+        "paper_metric": algorithms.ALGORITHMS[spec.algorithm].paper_metric,  # the column the report compares
         "deviations": list(spec.deviations),
         "config_hash": config_hash(spec),
         "recorded": {  # not hashed: another machine or commit never blocks a resume
