@@ -1,4 +1,5 @@
-"""Task registry: name -> gymnasium v5 env, env kwargs, batched termination function.
+"""Task registry: name -> gymnasium v5 env, env kwargs, batched termination function (and ``point_mass``,
+a cheap MuJoCo-free test task of ours, ``mbrlbench/point_mass.py``).
 
 The termination functions decide the model's ``done`` on *predicted* observations, so they must agree
 with the env's own ``terminated`` on real ones (tests/test_termination.py checks this on real rollouts).
@@ -14,6 +15,10 @@ from typing import Any
 
 import gymnasium as gym
 import torch
+
+from mbrlbench import point_mass
+
+point_mass.register()
 
 TerminationFn = Callable[[torch.Tensor], torch.Tensor]
 """Maps predicted next observations ``[..., obs_dim]`` to a bool tensor ``[...]`` (True = terminal)."""
@@ -56,6 +61,11 @@ def inverted_pendulum_done(obs: torch.Tensor) -> torch.Tensor:
     return ~_finite(obs) | (obs[..., 1].abs() > 0.2)
 
 
+def point_mass_done(obs: torch.Tensor) -> torch.Tensor:
+    """PointMass (ours): terminal iff the mass left the track, |x| > 1, or the observation is not finite."""
+    return ~_finite(obs) | (obs[..., 0].abs() > point_mass.TRACK)
+
+
 def never_done(obs: torch.Tensor) -> torch.Tensor:
     """HalfCheetah and other tasks without early termination."""
     return torch.zeros(obs.shape[:-1], dtype=torch.bool, device=obs.device)
@@ -67,6 +77,7 @@ TERMINATION_FNS: dict[str, TerminationFn] = {
     "ant": ant_done,
     "humanoid": humanoid_done,
     "inverted_pendulum": inverted_pendulum_done,
+    "point_mass": point_mass_done,
     "never": never_done,
 }
 
@@ -111,6 +122,8 @@ TASKS: dict[str, TaskSpec] = {
     "ant": TaskSpec("ant", "Ant-v5", _ANT_KWARGS, "ant"),
     "humanoid": TaskSpec("humanoid", "Humanoid-v5", _HUMANOID_KWARGS, "humanoid"),
     "inverted_pendulum": TaskSpec("inverted_pendulum", "InvertedPendulum-v5", {}, "inverted_pendulum"),
+    # The learning tests' cheap task (no MuJoCo; 30-step episodes by its registration).
+    "point_mass": TaskSpec("point_mass", point_mass.ENV_ID, {}, "point_mass"),
 }
 # Horizon-200 variants, as MB-MPO's experiments used (episodes of 200 steps).
 for _name in ("hopper", "walker2d", "halfcheetah", "ant"):

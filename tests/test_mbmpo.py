@@ -336,6 +336,9 @@ def test_real_sampler_restarts_envs_until_completed_samples_reach_the_target():
     assert simulated == 15 and [e.seeds[0] for e in envs] == [7, 8, 9]
     assert [float(p["rew"][0]) for p in paths] == [1.0, 1.0, 2.0, 3.0]  # env i ran action i + 1
     assert paths[0]["terminated"].tolist() == [0.0, 1.0] and paths[0]["next_obs"][:, 0].tolist() == [1.0, 2.0]
+    # each stored observation is the state it was taken in (the sampler reuses its obs array between steps)
+    for path in paths:
+        assert path["obs"][:, 0].tolist() == [0.0, *path["next_obs"][:-1, 0].tolist()]
 
 
 def test_first_iteration_collects_like_the_official_random_sampler():

@@ -7,7 +7,7 @@ import torch
 
 from mbrlbench.tasks import TASKS, get_task
 
-BASE_TASKS = ["hopper", "walker2d", "halfcheetah", "ant", "humanoid", "inverted_pendulum"]
+BASE_TASKS = ["hopper", "walker2d", "halfcheetah", "ant", "humanoid", "inverted_pendulum", "point_mass"]
 TRANSITIONS = 2000
 
 
@@ -62,3 +62,17 @@ def test_observation_layout_as_mbpo(name: str, dim: int):
     assert obs.shape == (dim,)
     # torso height first, as the termination functions assume
     assert np.isclose(obs[0], env.unwrapped.data.qpos[2 if name in ("ant", "humanoid") else 1])
+
+
+def test_point_mass_termination_at_the_track_edge():
+    """point_mass ends when |x| > 1 (exactly 1 stays on the track) or the observation is not finite."""
+    fn = TASKS["point_mass"].termination_fn
+    above = float(np.nextafter(np.float32(1.0), np.float32(2.0)))
+    obs = torch.tensor([[1.0, 0.0], [-1.0, 5.0], [above, 0.0], [-1.5, 0.0], [0.0, float("nan")]])
+    assert fn(obs).tolist() == [False, False, True, True, True]
+    assert fn(obs.view(1, 5, 2)).shape == (1, 5)
+    env = get_task("point_mass").make_env()
+    env.reset(seed=0)
+    env.unwrapped.set_sim_state(np.array([0.999, 0.2]))  # x' = 0.999 + 0.1 * 0.7 * 0.2 > 1
+    _, _, terminated, _, _ = env.step(np.zeros(1, np.float32))
+    assert terminated

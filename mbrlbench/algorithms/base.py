@@ -61,11 +61,15 @@ class TrainingEnv:
 
     def state_dict(self) -> dict[str, Any]:
         u = self.env.unwrapped
-        spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        state = np.empty(mujoco.mj_stateSize(u.model, spec))
-        mujoco.mj_getState(u.model, u.data, state, spec)
+        if hasattr(u, "get_sim_state"):  # a simulator of ours without MuJoCo (point_mass): its own exact state
+            sim = {"sim_state": u.get_sim_state()}
+        else:
+            spec = mujoco.mjtState.mjSTATE_INTEGRATION
+            state = np.empty(mujoco.mj_stateSize(u.model, spec))
+            mujoco.mj_getState(u.model, u.data, state, spec)
+            sim = {"mj_state": state}
         return {
-            "mj_state": state,
+            **sim,
             "elapsed_steps": _time_limit(self.env)._elapsed_steps,
             "env_rng": u.np_random.bit_generator.state,
             "action_space_rng": self.env.action_space.np_random.bit_generator.state,
@@ -77,7 +81,10 @@ class TrainingEnv:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         u = self.env.unwrapped
-        mujoco.mj_setState(u.model, u.data, state["mj_state"], mujoco.mjtState.mjSTATE_INTEGRATION)
+        if "sim_state" in state:
+            u.set_sim_state(state["sim_state"])
+        else:
+            mujoco.mj_setState(u.model, u.data, state["mj_state"], mujoco.mjtState.mjSTATE_INTEGRATION)
         _time_limit(self.env)._elapsed_steps = state["elapsed_steps"]
         u.np_random.bit_generator.state = state["env_rng"]
         self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]

@@ -154,7 +154,7 @@ def sample_real(
         actions = act(obs)
         for i, env in enumerate(envs):
             next_obs, reward, terminated, truncated, _ = env.step(actions[i])
-            running[i].append((obs[i], actions[i], float(reward), next_obs, float(terminated)))
+            running[i].append((obs[i].copy(), actions[i], float(reward), next_obs, float(terminated)))  # obs is reused
             simulated += 1
             if terminated or truncated:
                 finished[i].append(_as_episode(running[i]))

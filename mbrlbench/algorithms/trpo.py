@@ -40,7 +40,9 @@ class TRPOConfig(AlgorithmConfig):
     gae_lambda: float | None = Field(
         None, ge=0, le=1, description="GAE lambda; None = 1.0 for TRPO [rllab], 0.95 for PPO [Schulman 2017]."
     )
-    center_advantages: bool = Field(True, description="Center advantages [rllab center_adv].")
+    center_advantages: bool = Field(
+        True, description="Standardize advantages, (A - mean) / (std + 1e-8) [rllab center_adv, algos/util.py:7-8]."
+    )
     policy_hidden: int = Field(32, ge=1, description="Policy MLP width, tanh [MB-MPO repo (32, 32)].")
     policy_layers: int = Field(2, ge=1, description="Policy MLP depth [MB-MPO repo].")
     policy_init_std: float = Field(1.0, gt=0, description="Initial policy std [rllab].")
@@ -123,7 +125,7 @@ class TRPO(Algorithm):
 
     def update(self, traj: Trajectories) -> None:
         c = self.config
-        adv = advantages(traj, self.baseline, c.gamma, c.lam(), c.center_advantages)
+        adv = advantages(traj, self.baseline, c.gamma, c.lam(), c.center_advantages, scale=c.center_advantages)
         with torch.no_grad():
             old_mean, old_log_std = self.policy(traj.obs)
             old_logp = self.policy.log_prob(traj.obs, traj.act)
