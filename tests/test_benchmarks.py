@@ -92,6 +92,7 @@ def test_one_worker_repetition_reports_a_consistent_split():
         "task": "inverted_pendulum",
         "overrides": {
             "n_initial_exploration_steps": 60,
+            "real_data_insert": "step",  # exploration ends at exactly 60: every timed step does its 2 updates
             "min_pool_size": 60,
             "model_train_freq": 20,
             "rollout_batch_size": 50,

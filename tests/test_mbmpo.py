@@ -299,7 +299,8 @@ def _algo(name: str):
 def test_meta_steps_stay_in_the_trust_region(name):
     algo = _algo(name)
     out = algo.train(600)
-    assert out["mbmpo/kl"] <= algo.config.max_kl * 1.0001
+    # an accepted step that moved the policy (a run whose every step is rejected has KL 0 and must fail)
+    assert out["mbmpo/accepted"] == 1.0 and 0.0 < out["mbmpo/kl"] <= algo.config.max_kl * 1.0001
     assert out["mbmpo/updates"] == out["mbmpo/iteration"] * algo.config.meta_steps
     assert len(algo.adapted) == algo.config.meta_batch_size
     same = all(torch.equal(a["log_std"], algo.adapted[0]["log_std"]) for a in algo.adapted)
