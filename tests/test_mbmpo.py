@@ -384,5 +384,5 @@ def test_stopped_then_resumed_equals_unbroken(tmp_path, name):
     # config.yaml names the column the report compares with the paper (MB-MPO and its variants: PrePolicy)
     (config,) = (yaml.safe_load(f.read_text()) for f in (tmp_path / "unbroken").rglob("config.yaml"))
     mbmpo = resolve(name)[0] == "mbmpo"
-    assert config["paper_metric"] == ("mbmpo/pre_update_return" if mbmpo else "eval_return_mean")
+    assert config["paper_metric"] == ("mbmpo/pre_update_return" if mbmpo else "train_return")  # rllab AverageReturn
     assert not mbmpo or np.isfinite(unbroken["mbmpo/pre_update_return"]).all()
