@@ -175,7 +175,8 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import mbrlbench
     from mbrlbench import algorithms
     from mbrlbench.algorithms.base import seed_everything
-    from mbrlbench.runner.run_one import Evaluator, resolve_device
+    from mbrlbench.runner.evaluate import Evaluator
+    from mbrlbench.runner.lifecycle import resolve_device
     from mbrlbench.tasks import get_task
 
     if job["threads"]:

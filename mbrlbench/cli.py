@@ -6,13 +6,17 @@ Exit codes: 0 success, 1 a run failed, 2 bad input (one line on stderr, nothing 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mbrlbench.suite import RunSpec, Suite, SuiteError, load_suite
+from mbrlbench.errors import UserInputError
+
+if TYPE_CHECKING:  # the suite loads the algorithms (torch): only commands that need it import it
+    from mbrlbench.runner.outcome import SuiteOutcome
+    from mbrlbench.suite import RunSpec, Suite
 
 app = typer.Typer(
     add_completion=False,
@@ -40,6 +44,8 @@ def _suite_path(suite: str) -> Path:
 
 
 def _load(suite: str, only: list[str] | None) -> tuple[Suite, list[RunSpec]]:
+    from mbrlbench.suite import SuiteError, load_suite
+
     try:
         loaded = load_suite(_suite_path(suite))
     except SuiteError as err:
@@ -57,21 +63,20 @@ def _load(suite: str, only: list[str] | None) -> tuple[Suite, list[RunSpec]]:
 
 
 def _grid_table(runs: list[RunSpec], out: Path) -> Table:
+    from mbrlbench.rundir import read_state
     from mbrlbench.runner.disk import estimate_checkpoint_bytes, human_bytes
-    from mbrlbench.runner.files import read_json
 
     table = Table(title=f"{len(runs)} runs")
     for col in ("task", "algorithm", "seed", "env steps", "checkpoint", "state", "folder"):
         table.add_column(col)
     for r in runs:
-        status = read_json(r.run_dir(out) / "status.json") or {}
         table.add_row(
             r.task.name,
             r.variant,
             str(r.seed),
             f"{r.env_steps:,}",
             human_bytes(estimate_checkpoint_bytes(r)),
-            str(status.get("state", "new")),
+            str(read_state(r.run_dir(out))),
             str(r.run_dir(out)),
         )
     return table
@@ -112,99 +117,85 @@ def run(
     wait: Annotated[bool, typer.Option(help="slurm: wait for the array to finish.")] = False,
 ) -> None:
     """Train every run of SUITE; completed runs are skipped, interrupted ones resume from their checkpoint."""
+    _check_run_options(device, launcher, jobs, runs_per_gpu, threads_per_run, out)
+    loaded, runs = _load(suite, only)
+    if dry_run:
+        out_console.print(_grid_table(runs, out))
+        return
+    from mbrlbench.runner.lifecycle import resolve_device
+
+    try:
+        resolve_device(device or loaded.file.device)
+    except ValueError as err:
+        raise fail_input(str(err)) from None
+    options = {
+        "device": device,
+        "restart": restart,
+        "keep_checkpoints": keep_checkpoints,
+        "console": err_console,
+    }
+    cluster = {"address": address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run, "partition": partition}
+    cluster |= {"time": time, "gpus_per_node": gpus_per_node, "array_parallelism": array_parallelism, "wait": wait}
+    pool = {"jobs": jobs, "runs_per_gpu": runs_per_gpu, "threads_per_run": threads_per_run}
+    try:
+        outcome = _launch(launcher, runs, out, f"{loaded.file.name} ({launcher})", options | pool | cluster)
+    except UserInputError as err:
+        raise fail_input(str(err)) from None
+    if outcome is None:  # slurm: submitted
+        return
+    summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.states.items())
+    err_console.print(f"{loaded.file.name}: {summary}; results in {out / loaded.file.name}")
+    for run_dir, reason in outcome.reasons.items():
+        err_console.print(f"  {run_dir}: {reason}", highlight=False, markup=False, soft_wrap=True)
+    if outcome.failed:
+        raise typer.Exit(1)
+    if outcome.stopped:
+        raise typer.Exit(130)
+
+
+def _check_run_options(
+    device: str | None, launcher: str, jobs: int | None, runs_per_gpu: int, threads: int | None, out: Path
+) -> None:
+    """Every flag of ``run`` checked before any process starts (one line, exit 2)."""
     import re
 
     if device is not None and not re.fullmatch(r"auto|cpu|cuda|cuda:\d+", device):
         raise fail_input(f"--device {device!r}: allowed: auto, cpu, cuda, cuda:N")
     if launcher not in LAUNCHERS:
         raise fail_input(f"--launcher {launcher!r}: allowed: {', '.join(LAUNCHERS)}")
-    for name, value in (("--jobs", jobs), ("--runs-per-gpu", runs_per_gpu), ("--threads-per-run", threads_per_run)):
+    for name, value in (("--jobs", jobs), ("--runs-per-gpu", runs_per_gpu), ("--threads-per-run", threads)):
         if value is not None and value < 1:
             raise fail_input(f"{name} {value}: must be a positive integer")
-    loaded, runs = _load(suite, only)
-    if dry_run:
-        out_console.print(_grid_table(runs, out))
-        return
-    from mbrlbench.runner.run_one import resolve_device
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise fail_input(f"--out {out}: {existing} is a file, not a folder; give a folder for the results")
 
-    try:
-        resolve_device(device or loaded.file.device)
-    except ValueError as err:
-        raise fail_input(str(err)) from None
-    title = f"{loaded.file.name} ({launcher})"
-    try:
-        if launcher == "inline":
-            from mbrlbench.runner.local import run_suite
 
-            outcome = run_suite(
-                runs,
-                out,
-                device=device,
-                restart=restart,
-                keep_checkpoints=keep_checkpoints,
-                threads=threads_per_run,
-                console=err_console,
-            )
-        elif launcher == "local":
-            from mbrlbench.runner.pool import run_pool
+def _launch(launcher: str, runs: list[RunSpec], out: Path, title: str, o: dict[str, Any]) -> SuiteOutcome | None:
+    """Hands the runs to the chosen launcher; None for Slurm (submitted, not waited on unless --wait)."""
+    common = {"restart": o["restart"], "keep_checkpoints": o["keep_checkpoints"], "console": o["console"]}
+    if launcher == "inline":
+        from mbrlbench.runner.local import run_suite
 
-            outcome = run_pool(
-                runs,
-                out,
-                device=device,
-                jobs=jobs,
-                runs_per_gpu=runs_per_gpu,
-                threads_per_run=threads_per_run,
-                restart=restart,
-                keep_checkpoints=keep_checkpoints,
-                console=err_console,
-                title=title,
-            )
-        elif launcher == "ray":
-            from mbrlbench.runner.ray_launcher import run_ray
+        return run_suite(runs, out, device=o["device"], threads=o["threads_per_run"], **common)
+    if launcher == "local":
+        from mbrlbench.runner.pool import run_pool
 
-            outcome = run_ray(
-                runs,
-                out,
-                address=address,
-                cpus_per_run=cpus_per_run,
-                gpus_per_run=gpus_per_run,
-                restart=restart,
-                keep_checkpoints=keep_checkpoints,
-                console=err_console,
-                title=title,
-            )
-        else:
-            from mbrlbench.runner.slurm import parse_time, submit_slurm
+        pool = {k: o[k] for k in ("device", "jobs", "runs_per_gpu", "threads_per_run")}
+        return run_pool(runs, out, title=title, **pool, **common)
+    if launcher == "ray":
+        from mbrlbench.runner.ray_launcher import run_ray
 
-            parse_time(time)
-            submit_slurm(
-                runs,
-                out,
-                partition=partition,
-                time=time,
-                gpus_per_node=gpus_per_node,
-                runs_per_gpu=runs_per_gpu,
-                jobs_per_task=jobs,
-                array_parallelism=array_parallelism,
-                threads_per_run=threads_per_run,
-                device=device,
-                restart=restart,
-                keep_checkpoints=keep_checkpoints,
-                wait=wait,
-                console=err_console,
-            )
-            return
-    except (RuntimeError, ValueError) as err:
-        if "pip install" in str(err) or "--time" in str(err) or "cannot write" in str(err):
-            raise fail_input(str(err)) from None
-        raise
-    summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.states.items())
-    err_console.print(f"{loaded.file.name}: {summary}; results in {out / loaded.file.name}")
-    if outcome.failed:
-        raise typer.Exit(1)
-    if outcome.states.get("interrupted") or outcome.states.get("not started"):
-        raise typer.Exit(130)
+        ray = {k: o[k] for k in ("address", "cpus_per_run", "gpus_per_run")}
+        return run_ray(runs, out, title=title, **ray, **common)
+    from mbrlbench.runner.slurm import parse_time, submit_slurm
+
+    parse_time(o["time"])
+    slurm = {k: o[k] for k in ("partition", "time", "gpus_per_node", "runs_per_gpu", "array_parallelism", "wait")}
+    submit_slurm(
+        runs, out, jobs_per_task=o["jobs"], threads_per_run=o["threads_per_run"], device=o["device"], **slurm, **common
+    )
+    return None
 
 
 @app.command()
@@ -212,7 +203,8 @@ def status(
     path: Annotated[Path, typer.Argument(help="A results folder (a suite's, or any folder of runs).")],
 ) -> None:
     """Print the suite's run table once (state, env step of budget, last return, steps/s, ETA)."""
-    from mbrlbench.runner.view import discover_runs, status_table
+    from mbrlbench.rundir import discover_runs
+    from mbrlbench.runner.view import status_table
 
     if not path.is_dir():
         raise fail_input(f"{path}: not a folder")

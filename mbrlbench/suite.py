@@ -14,15 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mbrlbench.algorithms import ALGORITHMS, VARIANTS, resolve, resolve_config
 from mbrlbench.algorithms.base import AlgorithmConfig
+from mbrlbench.rundir import RunKey
 from mbrlbench.tasks import TASK_BASE, TASKS, TERMINATION_FNS, TaskSpec
 
-Path_ = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
+"""Where a value sits in the suite's YAML data, e.g. ``("overrides", "mbpo", "all")``."""
 
 
 class SuiteError(Exception):
     """A bad suite: ``path`` locates the key; ``str()`` is the one-line message for the user."""
 
-    def __init__(self, message: str, path: Path_ = (), file: str | None = None, line: int | None = None) -> None:
+    def __init__(self, message: str, path: KeyPath = (), file: str | None = None, line: int | None = None) -> None:
         super().__init__(message)
         self.message, self.path, self.file, self.line = message, path, file, line
 
@@ -110,13 +112,17 @@ class RunSpec:
     checkpoint_every: int = 5
     checkpoint_minutes: float = 10.0
 
+    @property
+    def key(self) -> RunKey:
+        return RunKey(self.suite, self.task.name, self.variant, self.seed)
+
     def run_dir(self, out: Path) -> Path:
-        return Path(out) / self.suite / self.task.name / self.variant / f"seed{self.seed}"
+        return self.key.path(out)
 
     def matches(self, key: str, value: str) -> bool:
-        return {"task": [self.task.name], "algorithm": [self.variant, self.algorithm], "seed": [str(self.seed)]}[
-            key
-        ].__contains__(value)
+        """``--only KEY=VALUE``: a task name, an algorithm (the run's name or its base) or a seed."""
+        values = {"task": [self.task.name], "algorithm": [self.variant, self.algorithm], "seed": [str(self.seed)]}
+        return value in values[key]
 
 
 @dataclass
@@ -127,11 +133,73 @@ class Suite:
 
 
 # ------------------------------------------------------------------------------------------- YAML
-def _yaml_lines(text: str) -> dict[Path_, int]:
-    """Line (1-based) of every key and list item, keyed by its path in the data."""
-    lines: dict[Path_, int] = {}
+# Suite files are data and may come from others: a document of nested aliases ("billion laughs") expands
+# exponentially in anything that walks it, so its size is bounded before anything does.
+MAX_ALIASES = 1_000
+MAX_VALUES = 100_000  # scalars, keys and list items once every alias is expanded
+MAX_SEEDS = 10_000
 
-    def walk(node: yaml.Node, path: Path_) -> None:
+
+class _CountingLoader(yaml.SafeLoader):
+    """SafeLoader that counts the aliases it composes."""
+
+    aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise SuiteError(f"more than {MAX_ALIASES:,} YAML aliases; suite files are bounded")
+        return super().compose_node(parent, index)  # type: ignore[misc]
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Values in the document with every alias expanded, counted once per distinct node (memoized, so a
+    nested-alias bomb is measured in linear time rather than expanded)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if done or not children:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            continue
+        stack.append((node, True))  # post-order without recursion: deep documents must not overflow
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _read_yaml(text: str) -> tuple[Any, dict[KeyPath, int]]:
+    """The document's data and the line of each key; raises SuiteError if it is not bounded."""
+    loader = _CountingLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, {}
+        size = _expanded_size(root)
+        if size > MAX_VALUES:
+            raise SuiteError(f"expands to {size:,} values (more than {MAX_VALUES:,}); suite files are bounded")
+        data = loader.construct_document(root)
+    finally:
+        loader.dispose()
+    return data, _yaml_lines(root)
+
+
+def _yaml_lines(root: yaml.Node) -> dict[KeyPath, int]:
+    """Line (1-based) of every key and list item, keyed by its path in the data (bounded by _read_yaml)."""
+    lines: dict[KeyPath, int] = {}
+
+    def walk(node: yaml.Node, path: KeyPath) -> None:
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
@@ -142,13 +210,11 @@ def _yaml_lines(text: str) -> dict[Path_, int]:
             for i, item in enumerate(node.value):
                 walk(item, (*path, i))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
+    walk(root, ())
     return lines
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
+def _data_path(loc: tuple[Any, ...], data: Any) -> KeyPath:
     """Drop pydantic's union tags (``'str'``, ``'CustomTask'``, ...) from an error location."""
     path: list[str | int] = []
     for part in loc:
@@ -163,7 +229,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
 
 def _schema_message(errors: list[dict[str, Any]], data: Any) -> SuiteError:
     """The most specific schema error as one line, with the allowed keys or values."""
-    by_path: dict[Path_, list[dict[str, Any]]] = {}
+    by_path: dict[KeyPath, list[dict[str, Any]]] = {}
     for err in errors:
         by_path.setdefault(_data_path(err["loc"], data), []).append(err)
     path = max(by_path, key=len)
@@ -182,7 +248,7 @@ def _schema_message(errors: list[dict[str, Any]], data: Any) -> SuiteError:
 
 
 # -------------------------------------------------------------------------------- semantic checks
-def _config_error(err: ValidationError, prefix: Path_, config_cls: type[AlgorithmConfig]) -> SuiteError:
+def _config_error(err: ValidationError, prefix: KeyPath, config_cls: type[AlgorithmConfig]) -> SuiteError:
     first = err.errors()[0]
     key = first["loc"][0] if first["loc"] else None
     if first["type"] == "extra_forbidden":
@@ -196,7 +262,7 @@ def _config_error(err: ValidationError, prefix: Path_, config_cls: type[Algorith
     )
 
 
-def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat list of checks reads best
+def _resolve_tasks(sf: SuiteFile) -> dict[str, TaskSpec]:
     tasks: dict[str, TaskSpec] = {}
     for i, entry in enumerate(sf.tasks):
         if isinstance(entry, str):
@@ -210,8 +276,12 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
         if spec.name in tasks:
             raise SuiteError(f"task {spec.name!r} listed twice", ("tasks", i))
         tasks[spec.name] = spec
+    return tasks
 
-    algos: dict[str, tuple[str, dict[str, Any]]] = {}  # run name -> (base algorithm, variant overrides)
+
+def _resolve_algorithms(sf: SuiteFile) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Run name -> (base algorithm, the variant's overrides)."""
+    algos: dict[str, tuple[str, dict[str, Any]]] = {}
     known = [*ALGORITHMS, *VARIANTS]
     for i, entry in enumerate(sf.algorithms):
         if isinstance(entry, str):
@@ -233,13 +303,23 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
         if name in algos:
             raise SuiteError(f"algorithm {name!r} listed twice", ("algorithms", i))
         algos[name] = (base, layer)
+    return algos
 
+
+def _resolve_seeds(sf: SuiteFile) -> list[int]:
+    count = sf.seeds if isinstance(sf.seeds, int) else len(sf.seeds)
+    if not 1 <= count <= MAX_SEEDS:
+        raise SuiteError(f"needs between 1 and {MAX_SEEDS:,} seeds", ("seeds",))
     seeds = list(range(sf.seeds)) if isinstance(sf.seeds, int) else list(sf.seeds)
-    if (isinstance(sf.seeds, int) and sf.seeds < 1) or not seeds or len(set(seeds)) != len(seeds):
+    if len(set(seeds)) != len(seeds):
         raise SuiteError("needs a positive count or a list of distinct integers", ("seeds",))
+    return seeds
+
+
+def _check_references(sf: SuiteFile, tasks: dict[str, TaskSpec], algos: dict[str, Any]) -> None:
+    """``exclude`` and ``overrides`` may only name this suite's tasks and algorithms."""
     if isinstance(sf.env_steps, int) and sf.env_steps < 1:
         raise SuiteError("must be 'paper' or a positive integer", ("env_steps",))
-
     for i, ex in enumerate(sf.exclude):
         if ex.task is not None and ex.task not in tasks:
             raise SuiteError(f"not a task of this suite; allowed: {', '.join(tasks)}", ("exclude", i, "task"))
@@ -247,7 +327,6 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
             raise SuiteError(
                 f"not an algorithm of this suite; allowed: {', '.join(algos)}", ("exclude", i, "algorithm")
             )
-
     for algo_name, scopes in sf.overrides.items():
         if algo_name not in algos:
             raise SuiteError(f"not an algorithm of this suite; allowed: {', '.join(algos)}", ("overrides", algo_name))
@@ -255,39 +334,51 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
             if scope != "all" and scope not in tasks:
                 raise SuiteError(f"unknown scope; allowed: all, {', '.join(tasks)}", ("overrides", algo_name, scope))
 
+
+def _cell_config(sf: SuiteFile, task_name: str, algo_name: str, base: str, layer: dict[str, Any]) -> AlgorithmConfig:
+    """Defaults <- paper preset <- variant <- ``all`` overrides <- this task's overrides; an error names the
+    scope that caused it."""
+    entry = ALGORITHMS[base]
+    scopes = sf.overrides.get(algo_name, {})
+    all_scope, task_scope = scopes.get("all", {}), scopes.get(task_name, {})
+    try:
+        resolve_config(base, task_name, layer, all_scope)
+    except ValidationError as err:
+        raise _config_error(err, ("overrides", algo_name, "all"), entry.config_cls) from None
+    try:
+        return resolve_config(base, task_name, layer, all_scope, task_scope)
+    except ValidationError as err:
+        raise _config_error(err, ("overrides", algo_name, task_name), entry.config_cls) from None
+
+
+def _budget(sf: SuiteFile, task_name: str, algo_name: str, base: str) -> int:
+    if sf.env_steps != "paper":
+        return sf.env_steps
+    budget = ALGORITHMS[base].paper_env_steps.get(TASK_BASE.get(task_name, task_name))
+    if budget is None:
+        raise SuiteError(f"'paper' has no budget for {algo_name} on {task_name}; give an integer", ("env_steps",))
+    return budget
+
+
+def _excluded(sf: SuiteFile, task: str, algorithm: str, seed: int) -> bool:
+    return any(
+        ex.task in (None, task) and ex.algorithm in (None, algorithm) and ex.seed in (None, seed) for ex in sf.exclude
+    )
+
+
+def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:
+    tasks, algos, seeds = _resolve_tasks(sf), _resolve_algorithms(sf), _resolve_seeds(sf)
+    _check_references(sf, tasks, algos)
     runs: list[RunSpec] = []
     for (task_name, task), (algo_name, (base, layer)) in itertools.product(tasks.items(), algos.items()):
-        entry = ALGORITHMS[base]
-        scopes = sf.overrides.get(algo_name, {})
-        all_scope, task_scope = scopes.get("all", {}), scopes.get(task_name, {})
-        try:
-            resolve_config(base, task_name, layer, all_scope)
-        except ValidationError as err:
-            raise _config_error(err, ("overrides", algo_name, "all"), entry.config_cls) from None
-        try:
-            config = resolve_config(base, task_name, layer, all_scope, task_scope)
-        except ValidationError as err:
-            raise _config_error(err, ("overrides", algo_name, task_name), entry.config_cls) from None
-
-        def excluded(seed: int, task_name: str = task_name, algo_name: str = algo_name) -> bool:
-            return any(
-                (ex.task in (None, task_name)) and (ex.algorithm in (None, algo_name)) and (ex.seed in (None, seed))
-                for ex in sf.exclude
-            )
-
-        if all(excluded(seed) for seed in seeds):
+        config = _cell_config(sf, task_name, algo_name, base, layer)
+        kept = [seed for seed in seeds if not _excluded(sf, task_name, algo_name, seed)]
+        if not kept:
             continue  # an excluded cell needs no budget
-        if sf.env_steps == "paper":
-            budget = entry.paper_env_steps.get(TASK_BASE.get(task_name, task_name))
-            if budget is None:
-                raise SuiteError(
-                    f"'paper' has no budget for {algo_name} on {task_name}; give an integer", ("env_steps",)
-                )
-        else:
-            budget = sf.env_steps
-        for seed in seeds:
-            if excluded(seed):
-                continue
+        budget = _budget(sf, task_name, algo_name, base)
+        entry = ALGORITHMS[base]
+        deviations = tuple(entry.deviations(task_name, config))
+        for seed in kept:
             runs.append(
                 RunSpec(
                     suite=sf.name,
@@ -301,7 +392,7 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:  # noqa: C901 - a flat li
                     device=sf.device,
                     config=config,
                     fidelity=entry.cls.fidelity,
-                    deviations=tuple(entry.deviations(task_name, config)),
+                    deviations=deviations,
                     checkpoint_every=sf.checkpoint_every,
                     checkpoint_minutes=sf.checkpoint_minutes,
                 )
@@ -318,9 +409,11 @@ def load_suite(path: str | Path) -> Suite:
     except OSError as err:
         raise SuiteError(f"cannot read suite file ({err.strerror})", file=str(path)) from None
     try:
-        data = yaml.safe_load(text)
-        lines = _yaml_lines(text)
-    except yaml.YAMLError as err:
+        data, lines = _read_yaml(text)
+    except SuiteError as err:
+        err.file = str(path)
+        raise
+    except (yaml.YAMLError, RecursionError) as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise SuiteError(f"invalid YAML: {problem}", file=str(path), line=mark.line + 1 if mark else None) from None

@@ -49,8 +49,9 @@ def unbroken_and_resumed(tmp_path: Path, suite_file: Path, stop_at: int):
     return both progress CSVs without their timing columns (resume is exact on CPU: they must be equal)."""
     import pandas as pd
 
-    from mbrlbench.runner.files import TIMING_COLUMNS
-    from mbrlbench.runner.run_one import StopFlag, run_one
+    from mbrlbench.rundir import TIMING_COLUMNS
+    from mbrlbench.runner.lifecycle import run_one
+    from mbrlbench.runner.signals import StopFlag
     from mbrlbench.suite import load_suite
 
     (spec,) = load_suite(suite_file).runs

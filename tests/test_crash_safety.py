@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mbrlbench.runner.files import TIMING_COLUMNS, read_json
-from mbrlbench.runner.run_one import run_one
+from mbrlbench.rundir import TIMING_COLUMNS, read_json
+from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.suite import load_suite
 
 KILLS = 10

@@ -11,9 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mbrlbench.runner.files import TIMING_COLUMNS, read_json
+from mbrlbench.errors import UserInputError
+from mbrlbench.rundir import TIMING_COLUMNS, read_json
+from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.runner.lock import RunLock
-from mbrlbench.runner.run_one import run_one
 from mbrlbench.suite import load_suite
 
 
@@ -97,7 +98,7 @@ def test_missing_extra_is_a_one_line_error(tmp_path, suite_file, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     from mbrlbench.runner.ray_launcher import MISSING, run_ray
 
-    with pytest.raises(RuntimeError, match=r"pip install 'mbrlbench\[ray\]'"):
+    with pytest.raises(UserInputError, match=r"pip install 'mbrlbench\[ray\]'"):
         run_ray(load_suite(suite_file).runs, tmp_path)
     assert "\n" not in MISSING
 

@@ -29,8 +29,8 @@ from conftest import micro_suite, unbroken_and_resumed
 
 from mbrlbench import point_mass
 from mbrlbench.algorithms.base import TrainingEnv
-from mbrlbench.report.random_returns import random_return
-from mbrlbench.runner.run_one import run_one
+from mbrlbench.random_returns import random_return
+from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.suite import load_suite
 from mbrlbench.tasks import TASKS
 

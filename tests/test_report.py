@@ -10,13 +10,12 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from mbrlbench.report import plots, stats, tables
 from mbrlbench.report.build import build_report
 from mbrlbench.report.load import load_runs
 from mbrlbench.report.references import paper_results
-from mbrlbench.runner.files import REQUIRED_COLUMNS
+from mbrlbench.rundir import CONFIG, PROGRESS, REQUIRED_COLUMNS, STATUS, RunKey, write_json, write_yaml
 
 
 def make_run(
@@ -32,7 +31,7 @@ def make_run(
     extra=None,
     config_extra=None,
 ) -> Path:
-    run_dir = root / suite / task / algo / f"seed{seed}"
+    run_dir = RunKey(suite, task, algo, seed).path(root)
     run_dir.mkdir(parents=True)
     df = pd.DataFrame(
         {
@@ -45,7 +44,7 @@ def make_run(
             **(extra or {}),
         }
     )
-    df.to_csv(run_dir / "progress.csv", index=False)
+    df.to_csv(run_dir / PROGRESS, index=False)
     config = {
         "suite": suite,
         "task": {"name": task},
@@ -56,8 +55,8 @@ def make_run(
         "fidelity": fidelity,
         **(config_extra or {}),
     }
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
-    (run_dir / "status.json").write_text(f'{{"state": "{state}"}}')
+    write_yaml(run_dir / CONFIG, config)
+    write_json(run_dir / STATUS, {"state": state})
     return run_dir
 
 
@@ -254,6 +253,33 @@ def test_report_formats_subset(synthetic, tmp_path):
     out = tmp_path / "md_only"
     build_report(root, out, formats=("md",))
     assert (out / "index.md").exists() and not list(out.glob("*.png")) and not list(out.glob("*.csv"))
+
+
+BLOCK_HEAVY_IMPORTS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "gymnasium", "mujoco"):
+            raise ImportError(f"{name} is blocked: the report must not need it")
+sys.meta_path.insert(0, Block())
+from mbrlbench.cli import app
+app(sys.argv[1:])
+"""
+
+
+def test_report_runs_without_torch(synthetic, tmp_path):
+    """``mbrlbench report`` needs only the run-folder module, pandas and matplotlib: with torch, gymnasium
+    and mujoco unimportable it still writes its tables."""
+    root, paper = synthetic
+    out = tmp_path / "report"
+    cmd = [sys.executable, "-c", BLOCK_HEAVY_IMPORTS, "report", str(root), "--out", str(out), "--format", "md,csv"]
+    proc = subprocess.run([*cmd, "--reference", str(paper)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "returns.csv").exists() and (out / "index.md").exists()
+    blocked = subprocess.run(
+        [sys.executable, "-c", BLOCK_HEAVY_IMPORTS, "list"], capture_output=True, text=True, timeout=300
+    )
+    assert blocked.returncode != 0 and "is blocked" in blocked.stderr  # the blocker does block
 
 
 def test_cli_report_empty_folder_and_bad_format(tmp_path):

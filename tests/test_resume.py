@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 from conftest import MICRO_SUITE
 
-from mbrlbench.runner.files import TIMING_COLUMNS, read_json
+from mbrlbench.rundir import TIMING_COLUMNS, read_json
+from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.runner.local import run_suite
-from mbrlbench.runner.run_one import RunConflict, StopFlag, run_one
+from mbrlbench.runner.outcome import RunConflict
+from mbrlbench.runner.signals import StopFlag
 from mbrlbench.suite import load_suite
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from mbrlbench.algorithms import ALGORITHMS
-from mbrlbench.runner.files import REQUIRED_COLUMNS, read_json
+from mbrlbench.rundir import REQUIRED_COLUMNS, read_json
 from mbrlbench.suite import load_suite
 
 SMOKE = Path(__file__).resolve().parents[1] / "suites" / "smoke.yaml"

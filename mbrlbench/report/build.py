@@ -14,8 +14,12 @@ from rich.table import Table
 from mbrlbench.report import plots, stats, tables
 from mbrlbench.report.load import load_runs
 from mbrlbench.report.references import REFERENCES, normalization, official_mbpo_curves, paper_results
+from mbrlbench.rundir import REFERENCE_FOLDER
 
 FORMATS = ("png", "pdf", "md", "tex", "csv")
+# results/reference of this checkout (committed earlier runs), drawn beside new ones; found from the package's
+# place, not the working directory (absent in a wheel install: then there is none)
+REPO_REFERENCE = Path(__file__).resolve().parents[2] / "results" / REFERENCE_FOLDER
 VERDICT_STYLE = {
     "reproduced": "green",
     "above": "green",
@@ -64,7 +68,7 @@ def _protocol_text(delta: float) -> str:
   {stats.MIN_SEEDS_FOR_VERDICT} seeds on either side.
 - **Normalized score** = (return - uniform-random policy's return) / (reference - random); reference = the
   MBPO paper's mean at the end of its official curve (inverted_pendulum: the maximum, 1000). Random returns:
-  `mbrlbench/references/random_returns.csv` (`python -m mbrlbench.report.random_returns`). Scores are taken
+  `mbrlbench/references/random_returns.csv` (`python -m mbrlbench.random_returns`). Scores are taken
   at each task's largest step that every run reached. IQM and mean use a bootstrap stratified by task.
 """
 
@@ -89,7 +93,7 @@ def build_report(
     if own.empty:
         raise NoRuns(f"{path}: no readable run (no progress.csv with rows under it)")
     ref_curves = loaded.curves[loaded.curves["reference"].astype(bool)] if len(loaded.curves) else None
-    repo_reference = Path("results/reference")
+    repo_reference = REPO_REFERENCE
     if (
         (ref_curves is None or ref_curves.empty)
         and repo_reference.exists()

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-import yaml
 
-from mbrlbench.runner.files import REQUIRED_COLUMNS
+from mbrlbench.rundir import (
+    DEFAULT_METRIC,
+    KEY_COLUMNS,
+    PROGRESS,
+    REFERENCE_FOLDER,
+    REQUIRED_COLUMNS,
+    parse_run_path,
+    read_config,
+    read_status,
+)
 
 RUN_COLUMNS = (
     "suite",
@@ -24,7 +32,6 @@ RUN_COLUMNS = (
     "run_dir",
     "metric",
 )
-DEFAULT_METRIC = "eval_return_mean"
 DETERMINISTIC_COLUMN = "eval/deterministic_return"  # the runner's evaluation, where another metric replaces it
 
 
@@ -36,32 +43,21 @@ class Loaded:
     configs: dict[str, dict] = field(default_factory=dict)  # run_dir -> config.yaml
 
 
-def _run_meta(run_dir: Path, root: Path) -> dict:
-    """Identity of a run from its config.yaml, else from the folder names <suite>/<task>/<algo>/seed<k>."""
-    config = {}
-    config_path = run_dir / "config.yaml"
-    if config_path.exists():
-        try:
-            config = yaml.safe_load(config_path.read_text()) or {}
-        except yaml.YAMLError:
-            config = {}
-    parts = run_dir.parts
-    status = {}
-    try:
-        status = json.loads((run_dir / "status.json").read_text())
-    except (OSError, ValueError):
-        pass
-    seed_name = parts[-1]
-    rel = run_dir.relative_to(root).parts if run_dir.is_relative_to(root) else parts
+def _run_meta(run_dir: Path, root: Path) -> dict[str, Any]:
+    """Identity of a run from its config.yaml, else from its folder names (rundir's layout)."""
+    config = read_config(run_dir)
+    key = parse_run_path(run_dir)
+    rel = run_dir.relative_to(root).parts if run_dir.is_relative_to(root) else run_dir.parts
+    variant = config.get("variant", key.variant if key else "")
     return {
-        "suite": config.get("suite", parts[-4] if len(parts) >= 4 else ""),
-        "task": config.get("task", {}).get("name", parts[-3] if len(parts) >= 3 else ""),
-        "algorithm": config.get("variant", parts[-2] if len(parts) >= 2 else ""),
-        "base_algorithm": config.get("algorithm", config.get("variant", parts[-2] if len(parts) >= 2 else "")),
-        "seed": int(config.get("seed", seed_name.removeprefix("seed") if seed_name.startswith("seed") else -1)),
-        "state": status.get("state", "unknown"),
+        "suite": config.get("suite", key.suite if key else ""),
+        "task": config.get("task", {}).get("name", key.task if key else ""),
+        "algorithm": variant,
+        "base_algorithm": config.get("algorithm", variant),
+        "seed": int(config.get("seed", key.seed if key else -1)),
+        "state": str(read_status(run_dir)["state"]),
         "fidelity": config.get("fidelity", "unknown"),
-        "reference": "reference" in rel[:-1] or "reference" in root.parts[-1:],
+        "reference": REFERENCE_FOLDER in rel[:-1] or REFERENCE_FOLDER in root.parts[-1:],
         "run_dir": str(run_dir),
         "budget": config.get("env_steps"),
         "metric": config.get("paper_metric", DEFAULT_METRIC),
@@ -100,7 +96,7 @@ def load_runs(root: Path) -> Loaded:
     root = Path(root)
     warnings: list[str] = []
     frames, run_rows, configs = [], [], {}
-    for csv_path in sorted(root.rglob("progress.csv")):
+    for csv_path in sorted(root.rglob(PROGRESS)):
         run_dir = csv_path.parent
         try:
             meta = _run_meta(run_dir, root)
@@ -116,7 +112,7 @@ def load_runs(root: Path) -> Loaded:
             continue
         if dropped:
             warnings.append(f"{csv_path}: {dropped} malformed rows (torn or wrong field count) dropped")
-        missing = [c for c in ("env_step", "eval_return_mean") if c not in df.columns]
+        missing = [c for c in KEY_COLUMNS if c not in df.columns]
         if missing:
             warnings.append(f"{csv_path}: missing columns {', '.join(missing)}; skipped")
             continue

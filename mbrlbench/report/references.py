@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mbrlbench.tasks import TASK_BASE
+from mbrlbench.rundir import task_base
 
 REFERENCES = resources.files("mbrlbench") / "references"
 # A paper number is comparable to our run when the protocol matches closely enough that the verdict means
@@ -39,7 +39,7 @@ def random_returns() -> dict[str, float]:
 def normalization(task: str) -> tuple[float, float, str] | None:
     """(score 0, score 1, what 1 means) for a task: 0 = the uniform-random policy's return, 1 = the MBPO
     paper's mean return at its budget (the last point of the official curve); inverted_pendulum: 1 = 1000."""
-    base = TASK_BASE.get(task, task)
+    base = task_base(task)
     zero = random_returns().get(task)
     if zero is None or base != task:  # h200 variants: no paper number at their horizon
         return None

@@ -3,30 +3,18 @@ with rich progress bars and clean stops."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from mbrlbench.runner.files import read_json
-from mbrlbench.runner.lock import RunLocked
-from mbrlbench.runner.run_one import RunConflict, RunProgress, StopFlag, run_one
-from mbrlbench.runner.signals import stop_on_signals
+from mbrlbench.rundir import RunState
+from mbrlbench.runner.lifecycle import RunProgress, run_one
+from mbrlbench.runner.outcome import SuiteOutcome, attempt
+from mbrlbench.runner.signals import StopFlag, stop_on_signals
 from mbrlbench.suite import RunSpec
-
-
-@dataclass
-class SuiteOutcome:
-    states: dict[str, list[str]] = field(default_factory=dict)  # state -> run folders
-
-    def add(self, state: str, run: str) -> None:
-        self.states.setdefault(state, []).append(run)
-
-    @property
-    def failed(self) -> bool:
-        return any(self.states.get(state) for state in ("failed", "conflict", "crashed"))
 
 
 def _label(spec: RunSpec) -> str:
@@ -56,17 +44,18 @@ def run_suite(
     with stop_on_signals(stop), Progress(*columns, console=console, transient=False) as bar:
         suite_task = bar.add_task("suite", total=len(runs), info="")
         for spec in runs:
+            run_dir = spec.run_dir(out)
             if stop:
-                outcome.add("not started", _label(spec))
+                outcome.add(RunState.NOT_STARTED, str(run_dir))
                 continue
             run_task = bar.add_task(_label(spec), total=spec.env_steps, info="")
 
-            def show(p: RunProgress, task_id: int = run_task) -> None:
-                last = f"{p.last_return:9.1f}" if p.last_return == p.last_return else "        –"  # NaN: none yet
+            def show(p: RunProgress, task_id: TaskID = run_task) -> None:
+                last = "        –" if math.isnan(p.last_return) else f"{p.last_return:9.1f}"
                 bar.update(task_id, completed=p.env_step, info=f"return {last}  {p.steps_per_second:6.1f} steps/s")
 
-            try:
-                state = run_one(
+            def one(spec: RunSpec = spec) -> RunState:
+                return run_one(
                     spec,
                     out,
                     device=device,
@@ -76,18 +65,11 @@ def run_suite(
                     stop=stop,
                     progress=show,
                 )
-            except RunLocked as err:
-                console.print(f"skipped: {err}", highlight=False)
-                state = "locked"
-            except RunConflict as err:
-                console.print(f"[red]conflict[/red] {err}")
-                state = "conflict"
-            bar.update(run_task, completed=spec.env_steps if state == "completed" else None, info=state)
-            if state != "completed":
-                msg = state
-                if state == "failed":
-                    msg += ": " + str((read_json(spec.run_dir(out) / "status.json") or {}).get("error"))
-                console.print(f"{_label(spec)}: {msg}")
-            outcome.add(state, str(spec.run_dir(out)))
+
+            state, reason = attempt(one, run_dir)
+            bar.update(run_task, completed=spec.env_steps if state == RunState.COMPLETED else None, info=str(state))
+            if state != RunState.COMPLETED:
+                console.print(f"{_label(spec)}: {state}" + (f": {reason}" if reason else ""), highlight=False)
+            outcome.add(state, str(run_dir), reason)
             bar.advance(suite_task)
     return outcome

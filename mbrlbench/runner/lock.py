@@ -11,7 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
-from mbrlbench.runner.files import atomic_write_text, read_json
+from mbrlbench.rundir import LOCK, atomic_write_text, read_json
 
 HEARTBEAT_SECONDS = 15.0
 STALE_SECONDS = 90.0
@@ -47,7 +47,7 @@ def holder_is_live(holder: dict | None, path: Path) -> bool:
 
 class RunLock:
     def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / "lock.json"
+        self.path = Path(run_dir) / LOCK
         self.token = uuid.uuid4().hex
         self.held = False
 

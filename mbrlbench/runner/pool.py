@@ -7,21 +7,24 @@ import contextlib
 import ctypes
 import multiprocessing as mp
 import os
+import queue as queue_module
 import signal
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.console import Console
 from rich.live import Live
 
-from mbrlbench.runner.local import SuiteOutcome
-from mbrlbench.runner.lock import RunLocked
-from mbrlbench.runner.run_one import RunConflict, StopFlag, run_one
-from mbrlbench.runner.signals import stop_on_signals
+from mbrlbench.rundir import FAILED_STATES, RunState
+from mbrlbench.runner.lifecycle import run_one
+from mbrlbench.runner.outcome import SuiteOutcome, attempt
+from mbrlbench.runner.signals import StopFlag, stop_on_signals
 from mbrlbench.runner.view import status_table
 from mbrlbench.suite import RunSpec
 
@@ -51,22 +54,21 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _child(spec: RunSpec, out: str, slot: Slot, threads: int, restart: bool, keep: bool, queue) -> None:
+def _child(spec: RunSpec, out: str, slot: Slot, threads: int, restart: bool, keep: bool, queue: Any) -> None:
     if slot.gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot.gpu)
     _die_with_parent()
     stop = StopFlag()
-    message = ""
+    run_dir = spec.run_dir(Path(out))
+
+    def one() -> RunState:
+        return run_one(
+            spec, Path(out), device=slot.device, restart=restart, keep_checkpoints=keep, threads=threads, stop=stop
+        )
+
     with stop_on_signals(stop):
-        try:
-            state = run_one(
-                spec, Path(out), device=slot.device, restart=restart, keep_checkpoints=keep, threads=threads, stop=stop
-            )
-        except RunLocked as err:
-            state, message = "locked", str(err)
-        except RunConflict as err:
-            state, message = "conflict", str(err)
-    queue.put((str(spec.run_dir(Path(out))), state, message))
+        state, message = attempt(one, run_dir)
+    queue.put((str(run_dir), state.value, message))
 
 
 def _terminate(procs: list, wait_seconds: float) -> None:
@@ -79,12 +81,14 @@ def _terminate(procs: list, wait_seconds: float) -> None:
         proc.join(max(0.0, deadline - time.time()))
 
 
-def _drain(queue, reported: dict[str, tuple[str, str]], timeout: float | None) -> None:
+def _drain(queue: Any, reported: dict[str, tuple[RunState, str]], timeout: float | None) -> None:
     """Move the children's (run folder, state, message) results from the queue into ``reported``."""
-    with contextlib.suppress(Exception):  # queue.Empty ends the loop
-        while True:
+    while True:
+        try:
             run_dir, state, message = queue.get(timeout=timeout) if timeout else queue.get_nowait()
-            reported[run_dir] = (state, message)
+        except queue_module.Empty:
+            return
+        reported[run_dir] = (RunState(state), message)
 
 
 def run_pool(
@@ -103,62 +107,75 @@ def run_pool(
 ) -> SuiteOutcome:
     """``chain_signals`` (Slurm): on a stop signal, wait for the runs to checkpoint, then call the handler
     installed before ours (submitit's requeue)."""
-    console = console or Console(stderr=True)
-    outcome = SuiteOutcome()
     if not runs:
-        return outcome
+        return SuiteOutcome()
     slots = plan_slots(device or runs[0].device, jobs, runs_per_gpu)
     cpu_slots = sum(s.gpu is None for s in slots)
     threads = threads_per_run or max(1, (os.cpu_count() or 1) // max(cpu_slots, 1))
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    pending = deque(runs)
-    active: dict[int, tuple[mp.Process, RunSpec]] = {}
-    reported: dict[str, tuple[str, str]] = {}
-    run_dirs = [r.run_dir(out) for r in runs]
-    stop = StopFlag()
+    pool = _Pool(runs, Path(out), slots, (threads, restart, keep_checkpoints), console or Console(stderr=True))
+    stop = pool.stop
 
     def forward() -> None:
-        _terminate([proc for proc, _ in active.values()], wait_seconds=150 if chain_signals else 0)
+        _terminate([proc for proc, _ in pool.active.values()], wait_seconds=150 if chain_signals else 0)
 
-    def record(run_dir: str, state: str, message: str) -> None:
-        outcome.add(state, run_dir)
-        if state in ("locked", "conflict", "failed", "crashed"):
-            console.print(f"{run_dir}: {state}" + (f" ({message})" if message else ""), highlight=False)
-
+    run_dirs = [r.run_dir(out) for r in runs]
     with (
         stop_on_signals(stop, forward=forward, chain=chain_signals),
-        Live(status_table(run_dirs, title), console=console, refresh_per_second=2, transient=False) as live,
+        Live(status_table(run_dirs, title), console=pool.console, refresh_per_second=2, transient=False) as live,
     ):
         last_draw = 0.0
-        while pending or active:
-            free = [i for i in range(len(slots)) if i not in active]
-            while pending and free and not stop:
-                i, spec = free.pop(0), pending.popleft()
-                proc = ctx.Process(
-                    target=_child,
-                    args=(spec, str(out), slots[i], threads, restart, keep_checkpoints, queue),
-                    daemon=False,
-                )
-                proc.start()
-                active[i] = (proc, spec)
-            _drain(queue, reported, timeout=None)
-            for i, (proc, spec) in list(active.items()):
-                if proc.exitcode is None:
-                    continue
-                key = str(spec.run_dir(out))
-                if key not in reported:  # the child may have just put its result: give the queue a moment
-                    _drain(queue, reported, timeout=0.5)
-                state, message = reported.get(key, ("crashed", f"exit code {proc.exitcode}"))
-                record(key, state, message)
-                del active[i]
-            if stop and not active:
-                for spec in pending:
-                    outcome.add("not started", str(spec.run_dir(out)))
-                pending.clear()
+        while pool.pending or pool.active:
+            pool.start_free_slots()
+            pool.collect_finished()
             if time.time() - last_draw > 1.0:
                 live.update(status_table(run_dirs, title))
                 last_draw = time.time()
             time.sleep(0.1)
         live.update(status_table(run_dirs, title))
-    return outcome
+    return pool.outcome
+
+
+class _Pool:
+    """The pool's bookkeeping: runs waiting, children running per slot, results reported."""
+
+    def __init__(
+        self, runs: Sequence[RunSpec], out: Path, slots: list[Slot], child_args: tuple, console: Console
+    ) -> None:
+        self.out, self.slots, self.child_args, self.console = out, slots, child_args, console
+        self.ctx = mp.get_context("spawn")
+        self.queue = self.ctx.Queue()
+        self.pending = deque(runs)
+        self.active: dict[int, tuple[BaseProcess, RunSpec]] = {}
+        self.reported: dict[str, tuple[RunState, str]] = {}
+        self.outcome = SuiteOutcome()
+        self.stop = StopFlag()
+
+    def start_free_slots(self) -> None:
+        free = [i for i in range(len(self.slots)) if i not in self.active]
+        while self.pending and free and not self.stop:
+            i, spec = free.pop(0), self.pending.popleft()
+            args = (spec, str(self.out), self.slots[i], *self.child_args, self.queue)
+            proc = self.ctx.Process(target=_child, args=args, daemon=False)
+            proc.start()
+            self.active[i] = (proc, spec)
+
+    def collect_finished(self) -> None:
+        _drain(self.queue, self.reported, timeout=None)
+        for i, (proc, spec) in list(self.active.items()):
+            if proc.exitcode is None:
+                continue
+            key = str(spec.run_dir(self.out))
+            if key not in self.reported:  # the child may have just put its result: give the queue a moment
+                _drain(self.queue, self.reported, timeout=0.5)
+            state, message = self.reported.get(key, (RunState.CRASHED, f"exit code {proc.exitcode}"))
+            self.record(key, state, message)
+            del self.active[i]
+        if self.stop and not self.active:
+            for spec in self.pending:
+                self.outcome.add(RunState.NOT_STARTED, str(spec.run_dir(self.out)))
+            self.pending.clear()
+
+    def record(self, run_dir: str, state: RunState, message: str) -> None:
+        self.outcome.add(state, run_dir, message)
+        if state in (RunState.LOCKED, *FAILED_STATES):
+            self.console.print(f"{run_dir}: {state}" + (f" ({message})" if message else ""), highlight=False)

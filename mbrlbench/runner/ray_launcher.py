@@ -13,14 +13,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from mbrlbench.runner.local import SuiteOutcome
+from mbrlbench.errors import UserInputError
+from mbrlbench.rundir import RunState
+from mbrlbench.runner.outcome import SuiteOutcome, attempt
 from mbrlbench.runner.view import status_table
 from mbrlbench.suite import RunSpec
 
 MISSING = "the ray launcher needs Ray: pip install 'mbrlbench[ray]'"
 
 
-class SharedFolderError(RuntimeError):
+class SharedFolderError(UserInputError):
     """A node cannot write the results folder."""
 
 
@@ -38,16 +40,15 @@ def check_writable(out: Path) -> None:
 
 
 def _ray_task(spec: RunSpec, out: str, device: str, threads: int, restart: bool, keep: bool) -> tuple[str, str]:
-    from mbrlbench.runner.lock import RunLocked
-    from mbrlbench.runner.run_one import RunConflict, run_one
+    from mbrlbench.runner.lifecycle import run_one
 
     check_writable(Path(out))
-    try:
-        return run_one(spec, Path(out), device=device, restart=restart, keep_checkpoints=keep, threads=threads), ""
-    except RunLocked as err:
-        return "locked", str(err)
-    except RunConflict as err:
-        return "conflict", str(err)
+
+    def one() -> RunState:
+        return run_one(spec, Path(out), device=device, restart=restart, keep_checkpoints=keep, threads=threads)
+
+    state, message = attempt(one, spec.run_dir(Path(out)))
+    return state.value, message
 
 
 def run_ray(
@@ -66,7 +67,7 @@ def run_ray(
     try:
         import ray
     except ImportError:
-        raise RuntimeError(MISSING) from None
+        raise UserInputError(MISSING) from None
     console = console or Console(stderr=True)
     out = Path(out).resolve()
     check_writable(out)
@@ -87,9 +88,9 @@ def run_ray(
                 try:
                     state, message = ray.get(ref)
                 except Exception as err:  # a task that raised (e.g. SharedFolderError) or exhausted retries
-                    state, message = "failed", str(err).strip().splitlines()[-1]
-                outcome.add(state, run_dir)
-                if state != "completed":
+                    state, message = RunState.FAILED.value, str(err).strip().splitlines()[-1]
+                outcome.add(state, run_dir, message)
+                if state != RunState.COMPLETED:
                     console.print(f"{run_dir}: {state}" + (f" ({message})" if message else ""), highlight=False)
             live.update(status_table(run_dirs, title))
             time.sleep(0.2)

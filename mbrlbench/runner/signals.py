@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Callable, Iterator
-
-from mbrlbench.runner.run_one import StopFlag
+from types import FrameType
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)  # SIGUSR2: Slurm's preemption warning
+
+
+class StopFlag:
+    """Set by signal handlers; checked by algorithms at every env step (a safe point)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason = ""
+
+    def set(self, reason: str) -> None:
+        self.reason = reason
+        self.event.set()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
 
 
 @contextlib.contextmanager
@@ -16,9 +32,9 @@ def stop_on_signals(stop: StopFlag, forward: Callable[[], None] | None = None, c
     """Sets ``stop`` on a stop signal and calls ``forward`` (e.g. to pass SIGTERM on to child processes).
     A second Ctrl-C aborts at once. ``chain``: also call the handler that was installed before (submitit's
     requeue handler on Slurm)."""
-    previous: dict[int, object] = {}
+    previous: dict[int, Any] = {}
 
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set(signal.Signals(signum).name)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from mbrlbench.errors import UserInputError
 from mbrlbench.suite import RunSpec
 
 MISSING = "the slurm launcher needs submitit: pip install 'mbrlbench[slurm]'"
@@ -24,7 +25,7 @@ def parse_time(text: str) -> int:
     """'HH:MM:SS' (or 'D-HH:MM:SS') -> minutes, rounded up."""
     m = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{2}):(\d{2})", text)
     if not m:
-        raise ValueError(f"--time {text!r}: expected HH:MM:SS or D-HH:MM:SS")
+        raise UserInputError(f"--time {text!r}: expected HH:MM:SS or D-HH:MM:SS")
     days, hours, minutes, seconds = (int(g or 0) for g in m.groups())
     return max(1, math.ceil(days * 1440 + hours * 60 + minutes + seconds / 60))
 
@@ -99,7 +100,7 @@ def submit_slurm(
     try:
         import submitit
     except ImportError:
-        raise RuntimeError(MISSING) from None
+        raise UserInputError(MISSING) from None
     console = console or Console(stderr=True)
     out = Path(out).resolve()
     per_task = jobs_per_task or (gpus_per_node * runs_per_gpu if gpus_per_node else 1)

@@ -7,20 +7,20 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
-from mbrlbench.runner.files import read_json
+from mbrlbench.rundir import RunState, parse_run_path, read_status
 from mbrlbench.runner.lock import STALE_SECONDS
-from mbrlbench.suite import RunSpec
 
 STATE_STYLE = {
-    "completed": "green",
-    "running": "cyan",
-    "failed": "red",
-    "interrupted": "yellow",
-    "stale": "magenta",
-    "pending": "dim",
+    RunState.COMPLETED: "green",
+    RunState.RUNNING: "cyan",
+    RunState.FAILED: "red",
+    RunState.INTERRUPTED: "yellow",
+    RunState.STALE: "magenta",
+    RunState.PENDING: "dim",
 }
 
 
@@ -31,23 +31,25 @@ def _eta(remaining: int, rate: float | None) -> str:
     return f"{seconds / 3600:.1f} h" if seconds > 5400 else f"{seconds / 60:.0f} min"
 
 
-def run_status(run_dir: Path) -> dict:
-    """status.json, with 'running' turned 'stale' when its heartbeat is too old (a dead run)."""
-    status = read_json(run_dir / "status.json") or {"state": "pending"}
-    if status.get("state") == "running" and time.time() - float(status.get("heartbeat_unix", 0)) > STALE_SECONDS:
-        status["state"] = "stale"
+def run_status(run_dir: Path) -> dict[str, Any]:
+    """status.json (state PENDING when absent), with RUNNING turned STALE when its heartbeat is too old
+    (a dead run)."""
+    status = read_status(run_dir)
+    heartbeat = float(status.get("heartbeat_unix") or 0)
+    if status["state"] == RunState.RUNNING and time.time() - heartbeat > STALE_SECONDS:
+        status["state"] = RunState.STALE
     return status
 
 
-def status_rows(run_dirs: Sequence[Path]) -> list[dict]:
+def status_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
     rows = []
     for run_dir in run_dirs:
         s = run_status(run_dir)
-        parts = run_dir.parts
+        key = parse_run_path(run_dir)
         rows.append(
             {
-                "run": "/".join(parts[-3:]),
-                "state": s.get("state", "pending"),
+                "run": key.label if key else str(run_dir),
+                "state": s["state"],
                 "env_step": int(s.get("env_step") or 0),
                 "budget": s.get("env_steps"),
                 "last_return": s.get("last_return"),
@@ -59,11 +61,30 @@ def status_rows(run_dirs: Sequence[Path]) -> list[dict]:
     return rows
 
 
+def _row_cells(r: dict[str, Any]) -> tuple[str, ...]:
+    budget = int(r["budget"]) if r["budget"] else 0
+    state = str(r["state"])
+    style = STATE_STYLE.get(r["state"], "")
+    if r["state"] == RunState.FAILED and r["error"]:
+        state += f": {r['error']}"
+    last = r["last_return"]
+    running = r["state"] == RunState.RUNNING
+    return (
+        r["run"],
+        f"[{style}]{state}[/{style}]" if style else state,
+        f"{r['env_step']:,} / {budget:,}" if budget else f"{r['env_step']:,}",
+        f"{last:,.1f}" if isinstance(last, float | int) and math.isfinite(last) else "–",
+        f"{r['sps']:.1f}" if r["sps"] and running else "–",
+        _eta(budget - r["env_step"], r["sps"]) if running else "–",
+        r["host"] or "",
+    )
+
+
 def status_table(run_dirs: Sequence[Path], title: str) -> Table:
     rows = status_rows(run_dirs)
     counts: dict[str, int] = {}
     for r in rows:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
+        counts[str(r["state"])] = counts.get(str(r["state"]), 0) + 1
     caption = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     table = Table(title=title, caption=caption)
     for col, justify in (
@@ -75,29 +96,7 @@ def status_table(run_dirs: Sequence[Path], title: str) -> Table:
         ("ETA", "right"),
         ("host", "left"),
     ):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in rows:
-        budget = int(r["budget"]) if r["budget"] else 0
-        style = STATE_STYLE.get(r["state"], "")
-        last = r["last_return"]
-        state = r["state"] + (f": {r['error']}" if r["state"] == "failed" and r["error"] else "")
-        table.add_row(
-            r["run"],
-            f"[{style}]{state}[/{style}]" if style else state,
-            f"{r['env_step']:,} / {budget:,}" if budget else f"{r['env_step']:,}",
-            f"{last:,.1f}" if isinstance(last, float | int) and math.isfinite(last) else "–",
-            f"{r['sps']:.1f}" if r["sps"] and r["state"] == "running" else "–",
-            _eta(budget - r["env_step"], r["sps"]) if r["state"] == "running" else "–",
-            r["host"] or "",
-        )
+        table.add_row(*_row_cells(r))
     return table
-
-
-def discover_runs(path: Path) -> list[Path]:
-    """Every run folder (holding a status.json or config.yaml) under ``path``."""
-    found = {p.parent for pattern in ("status.json", "config.yaml") for p in Path(path).rglob(pattern)}
-    return sorted(d for d in found if d.name.startswith("seed"))
-
-
-def run_dirs_of(runs: Sequence[RunSpec], out: Path) -> list[Path]:
-    return [r.run_dir(out) for r in runs]

@@ -1,0 +1,249 @@
+"""The run folder, the interface between the runner (which writes it) and everything that reads it (the
+report, ``mbrlbench status``, the launchers' views, the tests' synthetic runs).
+
+One place for its path layout, file names, ``progress.csv`` columns, run states and the readers and atomic
+writers of its files. Deliberately free of torch and gymnasium: ``mbrlbench report`` needs only this,
+pandas and matplotlib. The layout (``docs/design.md``)::
+
+    <out>/<suite>/<task>/<variant>/seed<k>/
+        config.yaml     resolved config: what ran, its hash, versions, hardware (written once at start)
+        status.json     state, env step, last return, speed, heartbeat, error (rewritten atomically)
+        progress.csv    one row per evaluation: REQUIRED_COLUMNS, then the algorithm's diagnostics
+        checkpoint.pt   the latest checkpoint (runner/files.py writes it; deleted at completion by default)
+        lock.json       who is running it (runner/lock.py)
+        run.log         human-readable log, with tracebacks of failures
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG = "config.yaml"
+STATUS = "status.json"
+PROGRESS = "progress.csv"
+CHECKPOINT = "checkpoint.pt"
+LOCK = "lock.json"
+LOG = "run.log"
+SEED_PREFIX = "seed"
+REFERENCE_FOLDER = "reference"
+"""Runs under a folder of this name are reference runs (``results/reference``: committed earlier results the
+report draws beside new ones), not the runs being reported."""
+
+REQUIRED_COLUMNS = ("env_step", "eval_return_mean", "eval_return_std", "eval_episodes", "train_return", "wall_time_s")
+"""The first columns of every progress.csv, in this order; the algorithm's diagnostics follow."""
+KEY_COLUMNS = ("env_step", "eval_return_mean")
+"""The columns without which a progress.csv is no learning curve (readers skip such a file)."""
+TIMING_COLUMNS = ("wall_time_s",)
+"""Columns that measure time rather than computation: the only ones two exact runs may differ in."""
+DEFAULT_METRIC = "eval_return_mean"
+"""The column compared with a paper unless config.yaml's ``paper_metric`` names another."""
+
+
+class RunState(str, Enum):
+    """Every state a run can be reported in. ``status.json`` holds the first five; the rest are outcomes a
+    launcher reports for runs it could not (or did not) run, and ``stale`` is a running state whose heartbeat
+    stopped (a dead process)."""
+
+    PENDING = "pending"  # no status.json yet
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    STALE = "stale"
+    LOCKED = "locked"  # another live process holds the run
+    CONFLICT = "conflict"  # the folder holds a run of another configuration
+    CRASHED = "crashed"  # the run's process died without reporting
+    NOT_STARTED = "not started"  # the suite was stopped before this run began
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FAILED_STATES = (RunState.FAILED, RunState.CONFLICT, RunState.CRASHED)
+"""Outcomes that make ``mbrlbench run`` exit 1."""
+
+
+# ------------------------------------------------------------------------------------------ layout
+@dataclass(frozen=True)
+class RunKey:
+    """Where a run lives: ``<out>/<suite>/<task>/<variant>/seed<seed>``."""
+
+    suite: str
+    task: str
+    variant: str
+    seed: int
+
+    def path(self, out: Path) -> Path:
+        return Path(out) / self.suite / self.task / self.variant / f"{SEED_PREFIX}{self.seed}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.task}/{self.variant}/{SEED_PREFIX}{self.seed}"
+
+
+def parse_run_path(run_dir: Path) -> RunKey | None:
+    """The inverse of :meth:`RunKey.path` from the folder names alone (None if not that shape)."""
+    parts = Path(run_dir).parts
+    if len(parts) < 4 or not parts[-1].startswith(SEED_PREFIX):
+        return None
+    try:
+        seed = int(parts[-1].removeprefix(SEED_PREFIX))
+    except ValueError:
+        return None
+    return RunKey(parts[-4], parts[-3], parts[-2], seed)
+
+
+def discover_runs(root: Path) -> list[Path]:
+    """Every run folder (a ``seed<k>`` folder holding a status.json, config.yaml or progress.csv) under
+    ``root``, or ``root`` itself when it is one."""
+    root = Path(root)
+    found = {p.parent for name in (STATUS, CONFIG, PROGRESS) for p in root.rglob(name)}
+    return sorted(d for d in found if d.name.startswith(SEED_PREFIX))
+
+
+def task_base(task: str) -> str:
+    """The task whose paper settings and numbers a task shares (``hopper_h200`` -> ``hopper``)."""
+    return task.removesuffix("_h200")
+
+
+# ------------------------------------------------------------------------------------------ writers
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over ``path``: readers see the old file
+    or the new one, never a torn one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110))
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities become null (strict JSON has no such numbers), recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# ------------------------------------------------------------------------------------------ readers
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """status.json as a dict whose ``state`` is a :class:`RunState` (PENDING when there is none; an
+    unknown state string stays a string)."""
+    status = read_json(Path(run_dir) / STATUS) or {}
+    try:
+        status["state"] = RunState(status.get("state", RunState.PENDING))
+    except ValueError:
+        pass
+    return status
+
+
+def read_state(run_dir: Path) -> RunState:
+    state = read_status(run_dir)["state"]
+    return state if isinstance(state, RunState) else RunState.PENDING
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """config.yaml as a dict ({} when absent or unreadable)."""
+    try:
+        data = yaml.safe_load((Path(run_dir) / CONFIG).read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# ------------------------------------------------------------------------------------------ progress.csv
+# Fault injection for the crash-safety tests only: "csv:N" SIGKILLs this process in the middle of its N-th
+# CSV append (half the line written); runner/files.py reads the same variable for checkpoints.
+FAULT = os.environ.get("MBRLBENCH_FAULT", "")
+_fault_counts: dict[str, int] = {}
+
+
+def fault_now(point: str) -> bool:
+    name, _, nth = FAULT.partition(":")
+    if name != point:
+        return False
+    _fault_counts[point] = _fault_counts.get(point, 0) + 1
+    return _fault_counts[point] == int(nth)
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def format_value(value: float | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    value = float(value)
+    return "nan" if math.isnan(value) else repr(value)
+
+
+class ProgressCSV:
+    """``progress.csv`` with a header fixed at start; rows are appended whole, flushed and fsynced."""
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path, self.columns = path, tuple(columns)
+        self.header = ",".join(self.columns) + "\n"
+
+    def create(self) -> None:
+        atomic_write_text(self.path, self.header)
+
+    def truncate(self, rows: int) -> None:
+        """Keep the header and the first ``rows`` rows (the checkpoint's count); drop anything after,
+        including a torn last line."""
+        lines = self.path.read_text().splitlines(keepends=True) if self.path.exists() else []
+        if not lines or lines[0] != self.header:
+            raise RuntimeError(f"{self.path}: header differs from this run's columns; use --restart")
+        kept = [line for line in lines[1 : 1 + rows] if line.endswith("\n")]
+        if len(kept) != rows:
+            raise RuntimeError(f"{self.path}: has {len(kept)} whole rows, checkpoint expects {rows}")
+        atomic_write_text(self.path, self.header + "".join(kept))
+
+    def append(self, row: dict[str, float | int]) -> None:
+        line = ",".join(format_value(row.get(c, float("nan"))) for c in self.columns) + "\n"
+        with open(self.path, "a") as f:
+            if FAULT and fault_now("csv"):
+                f.write(line[: len(line) // 2])
+                f.flush()
+                die()
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())

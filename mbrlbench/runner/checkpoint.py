@@ -1,0 +1,78 @@
+"""``checkpoint.pt``: written to a temp file and renamed, so a kill or a full disk mid-save keeps the
+previous checkpoint; a failed write reports the operating system's reason (e.g. "No space left on device"),
+not the serializer's."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mbrlbench.rundir import FAULT, die, fault_now
+
+
+class CheckpointWriteError(OSError):
+    """Saving a checkpoint failed; ``strerror`` is the OS's reason. The previous checkpoint is intact."""
+
+
+class _FaultyFile(io.RawIOBase):
+    """Test fault ``disk_full:N``: the N-th checkpoint write fails with ENOSPC halfway, as on a full disk."""
+
+    def __init__(self, f: io.BufferedWriter, room: int) -> None:
+        self.f, self.room = f, room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return self.f.write(data)
+
+
+def _os_error(err: BaseException) -> OSError | None:
+    """The OSError behind a failed save (torch wraps its writer's error in a RuntimeError)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            if FAULT and fault_now("disk_full"):
+                torch.save(state, _FaultyFile(f, room=1024))
+            else:
+                torch.save(state, f)
+            if FAULT and fault_now("checkpoint"):  # a kill halfway through the write
+                f.flush()
+                os.truncate(tmp, os.path.getsize(tmp) // 2)
+                die()
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except Exception as err:
+        Path(tmp).unlink(missing_ok=True)  # frees the space the partial file took
+        cause = _os_error(err)
+        if cause is not None:
+            reason = cause.strerror or str(cause)
+            raise CheckpointWriteError(cause.errno, f"cannot write checkpoint {path}: {reason}") from err
+        raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    return torch.load(path, map_location=device, weights_only=False)

@@ -1,0 +1,382 @@
+"""One run's life: lock its folder, start or resume, train between evaluations, log, checkpoint, finish.
+
+The runner owns evaluation, logging, checkpoints and resume; the algorithm owns its training loop and asks
+the run's :class:`RunControl` at every env step whether to stop (a signal, or a checkpoint due).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+from mbrlbench import algorithms
+from mbrlbench.algorithms.base import Algorithm, seed_everything
+from mbrlbench.rundir import (
+    CHECKPOINT,
+    CONFIG,
+    LOCK,
+    LOG,
+    PROGRESS,
+    REQUIRED_COLUMNS,
+    STATUS,
+    ProgressCSV,
+    RunState,
+    json_safe,
+    read_config,
+    read_state,
+    read_status,
+    write_json,
+    write_yaml,
+)
+from mbrlbench.runner.checkpoint import load_checkpoint, save_checkpoint
+from mbrlbench.runner.evaluate import Evaluator
+from mbrlbench.runner.lock import HEARTBEAT_SECONDS, RunLock
+from mbrlbench.runner.outcome import RunConflict
+from mbrlbench.runner.run_config import config_hash, full_config, now
+from mbrlbench.runner.signals import StopFlag
+from mbrlbench.suite import RunSpec
+
+
+@dataclass
+class RunProgress:
+    spec: RunSpec
+    env_step: int
+    last_return: float
+    steps_per_second: float
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for but CUDA is not available")
+    return torch.device(device)
+
+
+class StatusFile:
+    """``status.json``, rewritten atomically. The main thread and the heartbeat thread both write it, so
+    every change and write happens under one lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] = read_status(path.parent)
+        self._lock = threading.Lock()
+
+    def write(self, **changes: Any) -> None:
+        with self._lock:
+            self.data.update(changes, heartbeat=now(), heartbeat_unix=time.time())
+            try:
+                write_json(self.path, self.data)
+            except OSError:
+                # a full disk: the atomic write needs a second file; overwriting the old one in place may
+                # still fit in its blocks (the caller's next write retries the atomic way)
+                with contextlib.suppress(OSError), open(self.path, "r+") as f:
+                    f.write(json.dumps(json_safe(self.data), indent=2, allow_nan=False) + "\n")
+                    f.truncate()
+
+    def update(self, **changes: Any) -> None:
+        """Changes seen by the next write (the heartbeat's or the main thread's)."""
+        with self._lock:
+            self.data.update(changes)
+
+
+class _Heartbeat:
+    """Refreshes the lock's and ``status.json``'s heartbeat from a thread, so that launchers and locks on
+    shared filesystems see the run alive while one long phase (a model fit) runs."""
+
+    def __init__(self, beat: Callable[[], None]) -> None:
+        self._beat, self._stop = beat, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(OSError):
+                self._beat()
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def prepare_folder(spec: RunSpec, run_dir: Path, restart: bool) -> str:
+    """Under the run's lock: 'skip' (completed), 'resume' (has a checkpoint) or 'start'; raises RunConflict."""
+    if restart:
+        for child in run_dir.iterdir():
+            if child.name != LOCK:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        return "start"
+    for stale in run_dir.glob(".*.tmp"):  # temp files of writes a kill interrupted
+        stale.unlink(missing_ok=True)
+    if not (run_dir / CONFIG).exists():
+        return "start"
+    existing = read_config(run_dir).get("config_hash")
+    if existing != config_hash(spec):
+        raise RunConflict(
+            f"{run_dir}: holds a run of another configuration "
+            f"(hash {existing} != {config_hash(spec)}); use --restart to replace it"
+        )
+    if read_state(run_dir) == RunState.COMPLETED:
+        return "skip"
+    return "resume" if (run_dir / CHECKPOINT).exists() else "start"
+
+
+class RunControl:
+    """What the algorithm asks at every env step: report progress (at most once a second) and say whether
+    to stop now, for a stop signal or a checkpoint that is due."""
+
+    def __init__(self, run: RunLifecycle) -> None:
+        self.run = run
+
+    def should_stop(self) -> bool:
+        self.run.report_progress()
+        return bool(self.run.stop) or self.run.checkpoint_due()
+
+
+def _train_until(algo: Algorithm, until: int, control: RunControl) -> dict[str, float]:
+    """TRANSITIONAL (issue 16, removed once every algorithm takes ``train(until, control)``)."""
+    import inspect
+
+    if "control" in inspect.signature(algo.train).parameters:
+        return algo.train(until, control)  # type: ignore[call-arg]
+    algo.should_stop = control.should_stop  # type: ignore[method-assign]
+    return algo.train(until)
+
+
+class RunLifecycle:
+    """One run from its folder's lock to its final state; ``run()`` returns that state."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        out: Path,
+        *,
+        device: str | None = None,
+        restart: bool = False,
+        keep_checkpoints: bool = False,
+        threads: int | None = None,
+        stop: StopFlag | None = None,
+        progress: Callable[[RunProgress], None] | None = None,
+    ) -> None:
+        self.spec, self.restart, self.keep_checkpoints = spec, restart, keep_checkpoints
+        self.device_name, self.threads = device or spec.device, threads
+        self.stop = stop if stop is not None else StopFlag()
+        self.progress = progress
+        self.run_dir = spec.run_dir(out)
+        self.status = StatusFile(self.run_dir / STATUS)
+        self._log_file: IO[str] | None = None
+        self.rows, self.wall_before = 0, 0.0
+        self.seen_finite: set[str] = set()
+        self.last_return = float("nan")
+        self.last_checkpoint = self.last_report = self.last_status = 0.0
+
+    # ------------------------------------------------------------------ open, train, finish
+    def run(self) -> RunState:
+        if read_state(self.run_dir) == RunState.COMPLETED and not self.restart:
+            prepare_folder(self.spec, self.run_dir, self.restart)  # still refuses a completed run of another config
+            return RunState.COMPLETED
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with RunLock(self.run_dir) as lock:
+            action = prepare_folder(self.spec, self.run_dir, self.restart)
+            if action == "skip":
+                return RunState.COMPLETED
+            self.status = StatusFile(self.run_dir / STATUS)  # re-read under the lock (--restart wiped it)
+            evaluator: Evaluator | None = None
+            try:
+                self._open(action)
+                with _Heartbeat(lambda: (lock.heartbeat(), self.status.write())):
+                    algo = self._start_or_resume(action)
+                    evaluator = Evaluator(self.spec)
+                    state = self._train(algo, evaluator)
+                return self._finish(state, algo)
+            except Exception as err:
+                return self._fail(err)
+            finally:
+                if evaluator is not None:
+                    evaluator.close()
+                if self._log_file is not None:
+                    self._log_file.close()
+
+    def _open(self, action: str) -> None:
+        self.torch_device = resolve_device(self.device_name)
+        if self.torch_device.type == "cpu":
+            torch.set_num_threads(self.threads or os.cpu_count() or 1)
+        self._log_file = open(self.run_dir / LOG, "a")
+        data = self.status.data
+        self.status.update(
+            state=RunState.RUNNING.value,
+            env_step=data.get("env_step", 0),
+            env_steps=self.spec.env_steps,
+            started=data.get("started") or now(),
+            finished=None,
+            error=None,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            device=str(self.torch_device),
+        )
+        if action == "start":
+            write_yaml(self.run_dir / CONFIG, full_config(self.spec, self.torch_device))
+        self.status.write()
+
+    def _start_or_resume(self, action: str) -> Algorithm:
+        spec = self.spec
+        seed_everything(spec.seed)
+        algo = algorithms.build(spec.algorithm, spec.config, spec.task, self.torch_device, spec.seed)
+        self.algo = algo
+        self.csv = ProgressCSV(self.run_dir / PROGRESS, (*REQUIRED_COLUMNS, *algo.diagnostic_keys))
+        if action == "resume":
+            state = load_checkpoint(self.run_dir / CHECKPOINT, self.torch_device)
+            algo.load_state_dict(state["algorithm"])
+            self.rows, self.wall_before = state["rows"], state["wall_time_s"]
+            self.seen_finite = set(state["seen_finite"])
+            self.csv.truncate(self.rows)
+            self.log(f"resumed at env step {algo.env_steps} with {self.rows} rows")
+        else:
+            self.csv.create()
+            self.log(f"started {spec.variant} on {spec.task.name} seed {spec.seed} ({self.torch_device})")
+        self.t0 = self.last_checkpoint = self.t_rate = time.time()
+        self.steps_at_start = algo.env_steps
+        return algo
+
+    def _train(self, algo: Algorithm, evaluator: Evaluator) -> RunState:
+        """Train to each evaluation point in turn; a stop request checkpoints and returns INTERRUPTED."""
+        spec, control = self.spec, RunControl(self)
+        while algo.env_steps < spec.env_steps:
+            # the next eval point after the current step (iteration-based algorithms may overshoot)
+            until = min((algo.env_steps // spec.eval_every + 1) * spec.eval_every, spec.env_steps)
+            diagnostics = _train_until(algo, until, control)
+            if algo.env_steps < until:  # stopped early at a safe point
+                self.checkpoint()
+                if self.stop:
+                    self.log(f"interrupted ({self.stop.reason}) at env step {algo.env_steps}; checkpoint saved")
+                    return RunState.INTERRUPTED
+                continue
+            self.evaluate_and_log(evaluator, diagnostics)
+            if self.rows % spec.checkpoint_every == 0 or self.checkpoint_due():
+                self.checkpoint()
+            self.report_progress(force=True)
+        return RunState.COMPLETED
+
+    def _finish(self, state: RunState, algo: Algorithm) -> RunState:
+        if state == RunState.COMPLETED:
+            self.status.write(state=state.value, env_step=algo.env_steps, finished=now())
+            self.log("completed")
+            if not self.keep_checkpoints:
+                (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
+        else:
+            self.status.write(state=state.value, env_step=algo.env_steps)
+        return state
+
+    def _fail(self, err: Exception) -> RunState:
+        self.log("failed:\n" + traceback.format_exc())
+        message = f"{type(err).__name__}: {err}".splitlines()[0]
+        self.status.write(state=RunState.FAILED.value, error=message, finished=now())
+        return RunState.FAILED
+
+    # ------------------------------------------------------------------ evaluate, checkpoint, report
+    def evaluate_and_log(self, evaluator: Evaluator, diagnostics: dict[str, float]) -> None:
+        """One evaluation row of progress.csv; a diagnostic that turns non-finite after being finite (or is
+        infinite) fails the run rather than logging garbage."""
+        algo = self.algo
+        returns = evaluator(lambda o: algo.act(o, deterministic=True), self.rows)
+        row = {
+            "env_step": algo.env_steps,
+            "eval_return_mean": float(returns.mean()),
+            "eval_return_std": float(returns.std()),
+            "eval_episodes": len(returns),
+            "train_return": algo.pop_train_return(),
+            "wall_time_s": round(self.wall(), 3),
+            **diagnostics,
+        }
+        for key in algo.diagnostic_keys:
+            value = float(diagnostics.get(key, float("nan")))
+            if math.isfinite(value):
+                self.seen_finite.add(key)
+            elif key in self.seen_finite or math.isinf(value):
+                raise FloatingPointError(f"{key} became {value} at env step {algo.env_steps}")
+        if not math.isfinite(row["eval_return_mean"]):
+            raise FloatingPointError(f"evaluation return is {row['eval_return_mean']}")
+        self.csv.append(row)
+        self.rows += 1
+        self.last_return = row["eval_return_mean"]
+        self.log(f"env step {algo.env_steps}: eval return {self.last_return:.1f}")
+
+    def checkpoint(self) -> None:
+        state = {
+            "algorithm": self.algo.state_dict(),
+            "rows": self.rows,
+            "wall_time_s": self.wall(),
+            "seen_finite": sorted(self.seen_finite),
+        }
+        save_checkpoint(self.run_dir / CHECKPOINT, state)
+        self.last_checkpoint = time.time()
+
+    def checkpoint_due(self) -> bool:
+        return time.time() - self.last_checkpoint > 60 * self.spec.checkpoint_minutes
+
+    def report_progress(self, force: bool = False) -> None:
+        """At most once a second: the live display; every 5 s, status.json (env step, last return, speed),
+        which is what the other launchers' views read."""
+        t = time.time()
+        if not force and t - self.last_report <= 1.0:
+            return
+        self.last_report = t
+        env_step = self.algo.env_steps
+        rate = (env_step - self.steps_at_start) / max(t - self.t_rate, 1e-9)
+        self.status.update(env_step=env_step, last_return=self.last_return, steps_per_second=rate)
+        if force or t - self.last_status > 5.0:
+            self.last_status = t
+            self.status.write()
+        if self.progress:
+            self.progress(RunProgress(self.spec, env_step, self.last_return, rate))
+
+    def wall(self) -> float:
+        return self.wall_before + time.time() - self.t0
+
+    def log(self, message: str) -> None:
+        if self._log_file is None:
+            return
+        with contextlib.suppress(OSError):  # a full disk must not hide the run's real error
+            self._log_file.write(f"{now()} {message}\n")
+            self._log_file.flush()
+
+
+def run_one(
+    spec: RunSpec,
+    out: Path,
+    *,
+    device: str | None = None,
+    restart: bool = False,
+    keep_checkpoints: bool = False,
+    threads: int | None = None,
+    stop: StopFlag | None = None,
+    progress: Callable[[RunProgress], None] | None = None,
+) -> RunState:
+    """Runs (or resumes, or skips) one run; returns its final state."""
+    lifecycle = RunLifecycle(
+        spec,
+        out,
+        device=device,
+        restart=restart,
+        keep_checkpoints=keep_checkpoints,
+        threads=threads,
+        stop=stop,
+        progress=progress,
+    )
+    return lifecycle.run()
