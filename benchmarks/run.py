@@ -87,7 +87,7 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str]] = {
 PHASES: list[tuple[str, str]] = [
     ("env", "mbrlbench.algorithms.sac_agent:SACDriven.env_step"),
     ("env", "mbrlbench.algorithms.mbmpo:MBMPO.collect_real"),
-    ("env", "mbrlbench.algorithms.trpo:TRPO.collect"),
+    ("env", "mbrlbench.algorithms.trpo:OnPolicyPG.collect"),
     ("env", "mbrlbench.algorithms.mg:MG.env_step"),
     ("model", "mbrlbench.algorithms.mbpo:MBPO.fit_model"),
     ("model", "mbrlbench.algorithms.tom:TOM.occupancy_weights"),
@@ -96,12 +96,11 @@ PHASES: list[tuple[str, str]] = [
     ("model", "mbrlbench.algorithms.mbmpo:MBMPO.fit_model"),
     ("model", "mbrlbench.algorithms.mg:MG.model_update"),
     ("rollouts", "mbrlbench.algorithms.mbpo:branched_rollout"),
-    ("rollouts", "mbrlbench.algorithms.mnm:branched_rollout"),
     ("rollouts", "mbrlbench.algorithms.mbmpo:MBMPO.rollouts"),
     ("rollouts", "mbrlbench.algorithms.mg:imagine"),
     ("policy", "mbrlbench.components.sac:SAC.update"),
     ("policy", "mbrlbench.algorithms.mbmpo:MBMPO.meta_step"),
-    ("policy", "mbrlbench.algorithms.trpo:TRPO.update"),
+    ("policy", "mbrlbench.algorithms.trpo:OnPolicyPG.update"),
     ("policy", "mbrlbench.algorithms.mg:MG.policy_update"),
     ("env", "mbrlbench.algorithms.mbmpo:MBMPO.logging_return"),  # the paper metric: >= 4,000 uncounted steps
 ]

@@ -123,9 +123,9 @@ def test_graphed_sac_recaptures_after_loading_a_checkpoint(monkeypatch):
         batch = buffer.sample(256)
         eager.update(batch)
         graphed.update(batch)
-    # a resume (from copies, as a checkpoint file gives): new optimizer-state tensors, graphs must be rebuilt
+    # a resume (from copies, as a checkpoint file gives; the optimizers ride in the module's extra state): new
+    # optimizer-state tensors, graphs must be rebuilt
     graphed.load_state_dict(copy.deepcopy(eager.state_dict()))
-    graphed.load_extra_state(copy.deepcopy(eager.extra_state()))
     for _ in range(5):
         batch = buffer.sample(256)
         eager.update(batch)

@@ -141,7 +141,7 @@ _MG = {
     "model_hidden": 64,
     "model_layers": 2,
     "model_steps": 60,
-    "mg_steps": 5,
+    "matching_steps": 5,
     "mle_batch_size": 128,
     "model_rollouts": 32,
     "model_horizon": 10,

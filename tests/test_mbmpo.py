@@ -100,7 +100,7 @@ def test_batched_rollout_with_restarts_equals_step_by_step_loop():
             assert torch.allclose(traj.obs[t, n, s], o, atol=1e-5)
             assert torch.allclose(traj.rew[t, n, s], reward * valid, atol=1e-5)
             assert traj.valid[t, n, s].item() == valid and traj.time[t, n, s].item() == tau
-    assert traj.steps() == completed
+    assert int(traj.valid.sum()) == completed
     assert ((traj.time == 0) & (torch.arange(steps) > 0)).any(), "no slot restarted: the test tests nothing"
     assert (traj.time.max(dim=-1).values < horizon - 1).any(), "no early termination"
 
@@ -350,7 +350,7 @@ def test_first_iteration_collects_like_the_official_random_sampler():
     algo = MBMPO(config, TASKS["halfcheetah_h200"], torch.device("cpu"), 0)
     algo.collect_real()
     assert algo.env_steps == 5000 and algo.stored_steps == len(algo.buffer) == 8000 == algo.simulated_steps
-    assert algo.pop_train_return() == pytest.approx(algo.last["mbmpo/post_update_return"])
+    assert algo.pop_train_return() == pytest.approx(algo.diagnostics["mbmpo/post_update_return"])
 
 
 def test_pooled_kl_weighs_tasks_by_their_sample_counts():

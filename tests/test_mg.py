@@ -10,16 +10,9 @@ import torch
 from conftest import micro_suite, unbroken_and_resumed
 
 from mbrlbench.algorithms import build, resolve, resolve_config
-from mbrlbench.algorithms.mg import (
-    cosine,
-    flat_grad,
-    gae_bootstrapped,
-    imagine,
-    matching_loss,
-    pg_surrogate,
-    trajectory_advantages,
-)
-from mbrlbench.components.policy_gradient import GaussianMLPPolicy
+from mbrlbench.algorithms.mg import matching_loss
+from mbrlbench.components.policy_gradient import GaussianMLPPolicy, cosine, flat_grad, gae_bootstrapped, vpg_loss
+from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.tasks import TASKS, never_done
 
 TINY = {
@@ -29,7 +22,7 @@ TINY = {
     "model_hidden": 16,
     "model_layers": 2,
     "model_steps": 6,
-    "mg_steps": 3,
+    "matching_steps": 3,
     "mle_batch_size": 32,
     "model_rollouts": 32,
     "model_horizon": 5,
@@ -66,10 +59,10 @@ def test_identical_data_gives_cosine_one_and_zero_l2():
     policy = GaussianMLPPolicy(3, 2, hidden=8)
     obs, act, adv = torch.randn(50, 3), torch.randn(50, 2), torch.randn(50)
     params = list(policy.parameters())
-    g_flat = flat_grad(pg_surrogate(policy, obs, act, adv, torch.ones(50)), params)
+    g_flat = flat_grad(vpg_loss(policy.log_prob(obs, act), adv, torch.ones(50)), params)
     # the same data laid out as 10 "model" trajectories of 5 steps
     g_traj = flat_grad(
-        pg_surrogate(policy, obs.view(10, 5, 3), act.view(10, 5, 2), adv.view(10, 5), torch.ones(10, 5)), params
+        vpg_loss(policy.log_prob(obs.view(10, 5, 3), act.view(10, 5, 2)), adv.view(10, 5), torch.ones(10, 5)), params
     )
     assert cosine(g_traj, g_flat).item() == pytest.approx(1.0, abs=1e-6)
     assert matching_loss(g_traj, g_flat, "cosine").item() == pytest.approx(0.0, abs=1e-6)
@@ -90,8 +83,8 @@ def _toy(phi_true: torch.Tensor, kind: str, steps: int = 150):
     def rollout(weights: torch.Tensor, n: int):
         start = mu + torch.randn(n, 2)
         traj = imagine(lambda o, a: (o, (a * weights).sum(-1)), policy, start, 1, never_done, -1e6, 1e6)
-        adv, _ = trajectory_advantages(traj, lambda o: torch.zeros(o.shape[:-1]), 0.99, 0.95, "gae")
-        return flat_grad(pg_surrogate(policy, traj["obs"][:, :-1], traj["act"], adv, traj["valid"]), params, True)
+        adv, _ = bootstrapped_advantages(traj, lambda o: torch.zeros(o.shape[:-1]), 0.99, 0.95, "gae")
+        return flat_grad(vpg_loss(policy.log_prob(traj.obs, traj.act), adv, traj.valid), params, True)
 
     g_real = rollout(phi_true, 100_000).detach()
     opt = torch.optim.Adam([phi], lr=0.05)
@@ -141,7 +134,7 @@ def test_second_order_gradients_reach_the_model_and_match_finite_differences():
 
     def loss_at(seed: int, create_graph: bool) -> torch.Tensor:
         torch.manual_seed(seed)  # common random numbers: the same members and noise each call
-        g_model, _ = algo.model_grad(start, create_graph=create_graph)
+        g_model = algo.model_grad(start, create_graph=create_graph)
         return matching_loss(g_model, g_real, "cosine")
 
     loss = loss_at(5, True)
@@ -193,14 +186,14 @@ def test_model_step_ignores_policy_and_value():
         ("mg_mle", {}),
         ("mg", {"backbone": "trpo", "model_loss": "l2"}),
         ("mg", {"model_data_ratio": 1.0, "grad_advantage": "return"}),
-        ("mg", {"mg_steps": 0, "start_states": "buffer", "value_on_model_data": True}),
+        ("mg", {"matching_steps": 0, "start_states": "buffer", "value_on_model_data": True}),
     ],
 )
 def test_iterations_write_finite_diagnostics(name, overrides):
     algo = _mg(name, **overrides)
     assert algo.config.model_objective == ("mle" if name == "mg_mle" else "mg")
-    assert algo.train(150) == {k: algo.last[k] for k in algo.diagnostic_keys}  # no iteration yet: NaN values
-    assert algo.env_steps == 150 and algo.last["mg/iterations"] == 0
+    assert algo.train(150) == {k: algo.diagnostics[k] for k in algo.diagnostic_keys}  # no iteration yet: NaN values
+    assert algo.env_steps == 150 and algo.diagnostics["mg/iterations"] == 0
     out = algo.train(430)  # two full batches, stops inside the third
     assert algo.env_steps == 430 and algo.batch_count == 30
     for key in algo.diagnostic_keys:

@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import unbroken_and_resumed
 
-from mbrlbench.algorithms.mnm import AugmentedModel, MnM, MnMClassifier, MnMConfig, augmented_reward
+from mbrlbench.algorithms.mnm import AugmentedModel, MnM, MnMConfig, augmented_reward
 from mbrlbench.components.buffers import ReplayBuffer
-from mbrlbench.components.classifier import classifier_loss, optimal_logit
+from mbrlbench.components.classifier import StandardizedClassifier, classifier_loss, optimal_logit
 from mbrlbench.components.rollouts import branched_rollout
 from mbrlbench.tasks import get_task
 
@@ -29,9 +29,9 @@ def _transitions(n: int, model: bool) -> tuple[torch.Tensor, torch.Tensor, torch
     return obs, act, obs + delta
 
 
-def _trained_classifier(neg_label: float, steps: int = 600, batch: int = 256) -> MnMClassifier:
+def _trained_classifier(neg_label: float, steps: int = 600, batch: int = 256) -> StandardizedClassifier:
     torch.manual_seed(0)
-    clf = MnMClassifier(1, 1, hidden=64, layers=2, activation="relu", use_delta=True)
+    clf = StandardizedClassifier(1, 1, hidden=64, layers=2, activation="relu", use_delta=True)
     clf.fit_stats(*_transitions(20000, model=False))
     opt = torch.optim.Adam(clf.parameters(), lr=1e-3)
     threads = torch.get_num_threads()
@@ -140,9 +140,9 @@ def test_value_term_pushes_samples_toward_higher_logit():
     with torch.no_grad():
         before = objective()
     for _ in range(30):
-        algo.value_opt.zero_grad()
+        algo.model_value_opt.zero_grad()
         (-objective()).backward()
-        algo.value_opt.step()
+        algo.model_value_opt.step()
     with torch.no_grad():
         after = objective()
     assert after > before

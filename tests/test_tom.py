@@ -152,11 +152,11 @@ def test_discriminator_separates_different_and_not_equal_distributions():
 
     recent, buffer = batch(2.0, 256), batch(-2.0, 2048)
     logits = algo.train_discriminator(recent, buffer)
-    assert algo.last["tom/disc_acc"] > 0.9
+    assert algo.diagnostics["tom/disc_acc"] > 0.9
     assert logits.mean().item() < 0  # the buffer rows look unlike the recent ones
     recent, buffer = batch(0.0, 256), batch(0.0, 2048)
     logits = algo.train_discriminator(recent, buffer)
-    assert algo.last["tom/disc_acc"] < 0.65
+    assert algo.diagnostics["tom/disc_acc"] < 0.65
     # labels (1, 0.1) on equal distributions: the optimum is sigma = 0.55, logit log(0.55 / 0.45) = 0.2
     assert logits.mean().item() == pytest.approx(math.log(0.55 / 0.45), abs=0.25)
 

@@ -93,7 +93,7 @@ ALGORITHMS["mbmpo"] = AlgorithmEntry(
 )
 ALGORITHMS["trpo"] = AlgorithmEntry(
     "trpo",
-    trpo.TRPO,
+    trpo.OnPolicyPG,
     trpo.TRPOConfig,
     trpo.PRESETS,
     trpo.PAPER_ENV_STEPS,

@@ -3,23 +3,28 @@ protocol the runner relies on (see docs/design.md)."""
 
 from __future__ import annotations
 
+import copy
 import random
-from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import gymnasium as gym
 import mujoco
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
 
-Fidelity = Literal["official-code", "paper-text", "interpretation"]
+from mbrlbench.components.config import AlgorithmConfig
+from mbrlbench.tasks import TaskSpec
 
-
-class AlgorithmConfig(BaseModel):
-    """Base of every algorithm's hyperparameters: unknown keys are errors, every field has a doc."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+__all__ = [
+    "Algorithm",
+    "AlgorithmConfig",
+    "Fidelity",
+    "TrainControl",
+    "TrainingEnv",
+    "rng_state",
+    "seed_everything",
+    "set_rng_state",
+]
 
 
 def _time_limit(env: gym.Env) -> gym.wrappers.TimeLimit:
@@ -39,8 +44,9 @@ class TrainingEnv:
         self.episode_return, self.episode_length = 0.0, 0
         self.finished_returns: list[float] = []
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """Steps the env, resets at episode end; returns (obs, next_obs, reward, terminated)."""
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float, bool]:
+        """Steps the env, resets at episode end; returns (obs, next_obs, reward, terminated, ended), ``ended``
+        true when the episode ended here (terminated or truncated) and ``obs`` is now a fresh episode's."""
         obs = self.obs
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
         self.episode_return += float(reward)
@@ -51,7 +57,11 @@ class TrainingEnv:
             self.episode_return, self.episode_length = 0.0, 0
         else:
             self.obs = next_obs
-        return obs, next_obs, float(reward), float(terminated)
+        return obs, next_obs, float(reward), float(terminated), bool(terminated or truncated)
+
+    @property
+    def at_episode_start(self) -> bool:
+        return self.episode_length == 0
 
     def pop_train_return(self) -> float:
         """Mean return of the training episodes finished since the last call (NaN if none)."""
@@ -114,29 +124,130 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-class Algorithm:
-    """The runner's view of an algorithm. Subclasses own their training loop and env interaction.
+class TrainControl(Protocol):
+    """What the runner hands to ``Algorithm.train``: asked at every env step (a safe point)."""
 
-    ``train(until)`` returns when ``env_steps >= until`` or as soon as ``should_stop()`` is true (the runner
-    then checkpoints at this safe point); it returns the diagnostics since the last call.
+    def should_stop(self) -> bool:
+        """True = return from ``train`` now, so the runner can checkpoint (or stop)."""
+        ...
+
+
+Fidelity = Literal["official-code", "paper-text", "interpretation"]
+
+
+class Algorithm:
+    """The runner's view of an algorithm, and the shell every algorithm shares.
+
+    The base sets up the real env (``TrainingEnv``, ``obs_dim``/``act_dim``), acts (``act`` over the
+    subclass's ``policy_action``), keeps ``diagnostics`` (initialised from ``diagnostic_keys``: NaN, or 0 for
+    ``counter_keys``), and owns the early-return rule: ``train(until, control)`` runs the subclass's
+    ``_train(until)``, which loops ``while self.running(until)``; it returns the diagnostics since the last
+    call, or ``{}`` when it stopped early for a checkpoint (diagnostics then keep accumulating).
+
+    Checkpoints are declared, not written: ``checkpoint_attrs`` names the stateful attributes (dotted paths
+    allowed, e.g. ``model.optimizer``). ``state_dict`` saves ``env_steps``, ``diagnostics``, the env (when
+    there is one) and each declared attribute in that order (objects with ``state_dict`` through it, plain
+    values copied), then the RNGs; ``load_state_dict`` restores them in the same order and the RNGs last,
+    so anything a subclass builds while loading (``prepare_load``) cannot shift the random draws.
     """
 
     fidelity: ClassVar[Fidelity]
-    diagnostic_keys: ClassVar[tuple[str, ...]]
-    env_steps: int
-    should_stop: Callable[[], bool] = staticmethod(lambda: False)
+    counter_keys: ClassVar[tuple[str, ...]] = ()  # diagnostics that count (start at 0, not NaN)
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = ()
+    uses_training_env: ClassVar[bool] = True  # False: the subclass runs its own envs (MB-MPO)
+    env: TrainingEnv
 
-    def train(self, until: int) -> dict[str, float]:
+    def __init__(self, config: Any, task: TaskSpec, device: torch.device, seed: int) -> None:
+        self.config, self.task, self.device, self.seed = config, task, device, seed
+        if self.uses_training_env:
+            self.env = TrainingEnv(task.make_env(), seed)
+            self.obs_dim = int(self.env.env.observation_space.shape[0])
+            self.act_dim = int(self.env.env.action_space.shape[0])
+        self.env_steps = 0
+        self.diagnostics: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys}
+        self.diagnostics.update({k: 0.0 for k in self.counter_keys})
+        self._control: TrainControl | None = None
+
+    # ------------------------------------------------------------------ the runner's protocol
+    @classmethod
+    def diagnostic_keys_for(cls, config: Any) -> tuple[str, ...]:
+        """The progress.csv columns of a run with ``config`` (some depend on it: TOM, MG)."""
         raise NotImplementedError
 
+    @property
+    def diagnostic_keys(self) -> tuple[str, ...]:
+        return self.diagnostic_keys_for(self.config)
+
+    def train(self, until: int, control: TrainControl | None = None) -> dict[str, float]:
+        """Train until ``env_steps >= until`` (iteration-based learners may overshoot) or until ``control``
+        asks to stop; returns the diagnostics since the last call, ``{}`` when stopped early."""
+        self._control = control
+        try:
+            self._train(until)
+        finally:
+            self._control = None
+        if self.env_steps < until:
+            return {}  # stopped early for a checkpoint: diagnostics keep accumulating
+        return self.pop_diagnostics()
+
+    def _train(self, until: int) -> None:
+        raise NotImplementedError
+
+    def stop_requested(self) -> bool:
+        """The control of the current ``train`` call wants it to return now (never without a control)."""
+        return self._control is not None and self._control.should_stop()
+
+    def running(self, until: int) -> bool:
+        """The training loop's condition: steps left and no stop requested (asked in this order)."""
+        return self.env_steps < until and not self.stop_requested()
+
+    def pop_diagnostics(self) -> dict[str, float]:
+        """The diagnostics ``train`` returns when it reaches ``until``."""
+        return dict(self.diagnostics)
+
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        return self.policy_action(obs_t, deterministic).cpu().numpy()
+
+    def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        """The policy's env actions for a batch of observations."""
         raise NotImplementedError
 
     def pop_train_return(self) -> float:
-        raise NotImplementedError
+        """Mean return of the training episodes finished since the last call (NaN if none)."""
+        return self.env.pop_train_return()
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state_names(self) -> tuple[str, ...]:
+        return ("env_steps", "diagnostics", *(("env",) if self.uses_training_env else ()), *self.checkpoint_attrs)
 
     def state_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        state = {name: _save(_get(self, name)) for name in self._state_names()}
+        state["rng"] = rng_state()
+        return state
+
+    def prepare_load(self, state: dict[str, Any]) -> None:
+        """Build whatever the checkpoint holds but a fresh instance lacks (before anything is loaded)."""
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        self.prepare_load(state)
+        for name in self._state_names():
+            target, value = _get(self, name), state[name]
+            if value is not None and callable(getattr(target, "load_state_dict", None)):
+                target.load_state_dict(value)
+            else:
+                owner, _, attr = name.rpartition(".")
+                setattr(_get(self, owner) if owner else self, attr, copy.deepcopy(value))
+        set_rng_state(state["rng"])  # last: building or loading anything above may have drawn from it
+
+
+def _get(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _save(value: Any) -> Any:
+    if callable(getattr(value, "state_dict", None)):
+        return value.state_dict()
+    return copy.deepcopy(value)

@@ -29,8 +29,9 @@ import torch
 from pydantic import Field, model_validator
 from torch.func import functional_call, vmap
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, rng_state, set_rng_state
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Fidelity
 from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.ensemble import model_io
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
@@ -171,8 +172,21 @@ def _as_episode(steps: list[tuple]) -> Episode:
 
 
 class MBMPO(Algorithm):
-    fidelity: ClassVar = "official-code"
-    diagnostic_keys: ClassVar = (
+    fidelity: ClassVar[Fidelity] = "official-code"
+    uses_training_env: ClassVar[bool] = False  # meta_batch_size real envs, reset at every sampling
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = (
+        "iteration",
+        "updates",
+        "stored_steps",
+        "simulated_steps",
+        "finished_returns",
+        "policy",
+        "model",
+        "model.optimizer",
+        "buffer",
+        "adapted",
+    )
+    keys: ClassVar[tuple[str, ...]] = (
         "mbmpo/pre_update_return",
         "mbmpo/post_update_return",
         "mbmpo/imagined_return_pre",
@@ -191,7 +205,8 @@ class MBMPO(Algorithm):
     )
 
     def __init__(self, config: MBMPOConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
-        self.config, self.task, self.device, self.seed = config, task, device, seed
+        super().__init__(config, task, device, seed)
+        self.config: MBMPOConfig = config
         # one real env per adapted policy, reset at the start of every sampling: no env state between iterations
         self.envs: list[gym.Env] = [task.make_env() for _ in range(config.meta_batch_size)]
         self.side_env: gym.Env = task.make_env()  # resets for imagined start states
@@ -212,16 +227,18 @@ class MBMPO(Algorithm):
             config.model_reward_clip,
         ).to(device)
         self.buffer = ReplayBuffer(config.buffer_size, self.obs_dim, self.act_dim, device)
-        self.env_steps, self.iteration, self.updates = 0, 0, 0
+        self.iteration, self.updates = 0, 0
         self.stored_steps, self.simulated_steps = 0, 0
         self.finished_returns: list[float] = []
         self.adapted: list[Params] | None = None  # the adapted policies of the last meta-step (real data)
-        self.last: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys}
+
+    @classmethod
+    def diagnostic_keys_for(cls, config: MBMPOConfig) -> tuple[str, ...]:
+        return cls.keys
 
     # ------------------------------------------------------------------------- acting
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        return self.policy.act(obs_t, deterministic).cpu().numpy()
+    def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        return self.policy.act(obs, deterministic)
 
     def task_policy(self, params: list[Params] | None) -> Callable[[torch.Tensor], torch.Tensor]:
         """Stochastic actions for ``[tasks, k, D]``: the pre-update policy (``None``) or task t's ``params[t]``."""
@@ -273,7 +290,7 @@ class MBMPO(Algorithm):
         self.stored_steps += sum(len(p["rew"]) for p in paths)
         self.simulated_steps += simulated
         self.finished_returns += returns
-        self.last["mbmpo/post_update_return"] = float(np.mean(returns))
+        self.diagnostics["mbmpo/post_update_return"] = float(np.mean(returns))
 
     @torch.no_grad()
     def logging_return(self) -> float:
@@ -286,35 +303,33 @@ class MBMPO(Algorithm):
         return float(np.mean([p["rew"].sum() for p in paths]))
 
     # ---------------------------------------------------------------------- training
-    def train(self, until: int) -> dict[str, float]:
-        while self.env_steps < until and not self.should_stop():
+    def _train(self, until: int) -> None:
+        while self.running(until):
             self.collect_real()
-            self.last["mbmpo/pre_update_return"] = self.logging_return()
+            self.diagnostics["mbmpo/pre_update_return"] = self.logging_return()
             self.fit_model()
             for _ in range(self.config.meta_steps):
                 self.meta_step()
             self.iteration += 1
-        if self.env_steps < until:
-            return {}
+
+    def pop_diagnostics(self) -> dict[str, float]:
         counts = {"iteration": self.iteration, "updates": self.updates, "real_steps_stored": self.stored_steps}
-        self.last.update({f"mbmpo/{k}": float(v) for k, v in counts.items()})
-        self.last["mbmpo/real_steps_simulated"] = float(self.simulated_steps)
-        self.last["policy/std"] = float(self.policy.log_std.detach().exp().mean())
-        return dict(self.last)
+        self.diagnostics.update({f"mbmpo/{k}": float(v) for k, v in counts.items()})
+        self.diagnostics["mbmpo/real_steps_simulated"] = float(self.simulated_steps)
+        self.diagnostics["policy/std"] = float(self.policy.log_std.detach().exp().mean())
+        return dict(self.diagnostics)
 
     def fit_model(self) -> None:
         c = self.config
-        data = self.buffer.all()
         fit = self.model.fit(
-            torch.cat([data.obs, data.act], dim=-1),
-            torch.cat([data.rew[:, None], data.next_obs - data.obs], dim=-1),
+            *model_io(self.buffer.all()),
             c.model_batch_size,
             c.model_valid_split,
             c.model_max_epochs,
             c.model_persistence,
         )
-        self.last.update({"model/train_loss": fit.train_loss, "model/val_loss": fit.val_loss})
-        self.last["model/epochs"] = float(self.model.stop_epochs.float().mean())  # official AvgEpochsPerModel
+        self.diagnostics.update({"model/train_loss": fit.train_loss, "model/val_loss": fit.val_loss})
+        self.diagnostics["model/epochs"] = float(self.model.stop_epochs.float().mean())  # official AvgEpochsPerModel
 
     def reset_obs(self, k: int) -> torch.Tensor:
         """``[k, D]`` fresh initial states of the real env for imagined paths (``reset_from_env_traj=False``):
@@ -376,7 +391,7 @@ class MBMPO(Algorithm):
         result = trpo_step(list(theta.values()), loss_fn, kl_fn, c.max_kl, c.cg_iters, c.cg_damping)
         self.updates += 1
         self.adapted = current if c.meta_learning else [{k: v.detach() for k, v in theta.items()}] * c.meta_batch_size
-        self.last.update(
+        self.diagnostics.update(
             {
                 "mbmpo/imagined_return_pre": pre.mean_path_return(),
                 "mbmpo/imagined_return_post": post.mean_path_return(),
@@ -391,33 +406,3 @@ class MBMPO(Algorithm):
         value = float(np.mean(self.finished_returns)) if self.finished_returns else float("nan")
         self.finished_returns = []
         return value
-
-    # --------------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "env_steps": self.env_steps,
-            "iteration": self.iteration,
-            "updates": self.updates,
-            "stored_steps": self.stored_steps,
-            "simulated_steps": self.simulated_steps,
-            "finished_returns": list(self.finished_returns),
-            "policy": self.policy.state_dict(),
-            "model": self.model.state_dict(),
-            "model_opt": self.model.optimizer.state_dict(),
-            "buffer": self.buffer.state_dict(),
-            "adapted": self.adapted,
-            "last": dict(self.last),
-            "rng": rng_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.env_steps, self.iteration, self.updates = state["env_steps"], state["iteration"], state["updates"]
-        self.stored_steps, self.simulated_steps = state["stored_steps"], state["simulated_steps"]
-        self.finished_returns = list(state["finished_returns"])
-        self.policy.load_state_dict(state["policy"])
-        self.model.load_state_dict(state["model"])
-        self.model.optimizer.load_state_dict(state["model_opt"])
-        self.buffer.load_state_dict(state["buffer"])
-        self.adapted = state["adapted"]
-        self.last = dict(state["last"])
-        set_rng_state(state["rng"])

@@ -14,18 +14,20 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field
 
+from mbrlbench.algorithms.base import Fidelity
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
 from mbrlbench.components.buffers import Batch, ReplayBuffer
+from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_buffer_size, model_io
 from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
-from mbrlbench.components.rollouts import branched_rollout, rollout_length
+from mbrlbench.components.rollouts import DynamicsModel, branched_rollout, rollout_length
 from mbrlbench.tasks import TaskSpec
 
 SOURCE = "jannerm/mbpo@ac694ff examples/config/<env>/0.py + examples/development/base.py"
 
 
-class MBPOConfig(SACConfigFields):
+class MBPOConfig(SACConfigFields, EnsembleConfigFields):
     """MBPO hyperparameters; defaults are the official Hopper config, ``PRESETS`` hold the other tasks."""
 
     epoch_length: int = Field(1000, ge=1, description="Env steps per epoch; the schedule counts epochs [repo 0.py].")
@@ -37,42 +39,11 @@ class MBPOConfig(SACConfigFields):
     )
     real_ratio: float = Field(0.05, ge=0, le=1, description="Share of real data in each SAC batch [repo 0.py].")
     n_train_repeat: int = Field(20, ge=1, description="SAC updates per env step, G [repo 0.py].")
-    ensemble_size: int = Field(7, ge=1, description="Ensemble members [repo 0.py num_networks].")
-    num_elites: int = Field(5, ge=1, description="Members used for rollouts, by holdout MSE [repo 0.py].")
-    model_hidden: int = Field(200, ge=1, description="Units per hidden layer of the model [repo constructor.py].")
-    model_layers: int = Field(4, ge=1, description="Hidden layers of the model, swish [repo constructor.py].")
-    model_lr: float = Field(1e-3, gt=0, description="Model Adam lr [repo constructor.py].")
-    model_weight_decays: list[float] | None = Field(
-        None, description="L2 per layer; None = official (2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4) [repo constructor.py]."
-    )
     model_batch_size: int = Field(256, ge=1, description="Model minibatch [repo mbpo.py _train_model].")
     holdout_ratio: float = Field(0.2, ge=0, lt=1, description="Share of data held out [repo mbpo.py _train_model].")
     max_holdout: int = Field(5000, ge=0, description="Cap on holdout size [repo bnn.py].")
     model_patience: int = Field(5, ge=0, description="Epochs without 1% holdout gain before stop [repo bnn.py].")
     model_max_epochs: int | None = Field(None, ge=1, description="Cap on epochs per fit; None = official (none).")
-
-    @model_validator(mode="after")
-    def _check(self) -> MBPOConfig:
-        if self.num_elites > self.ensemble_size:
-            raise ValueError(f"num_elites ({self.num_elites}) exceeds ensemble_size ({self.ensemble_size})")
-        if self.model_weight_decays is not None and len(self.model_weight_decays) != self.model_layers + 1:
-            raise ValueError(f"model_weight_decays needs model_layers + 1 = {self.model_layers + 1} values")
-        return self
-
-    def weight_decays(self) -> list[float]:
-        return official_weight_decays(self.model_layers, self.model_weight_decays)
-
-
-def official_weight_decays(layers: int, override: list[float] | None = None) -> list[float]:
-    """Per-layer L2 of the model: the override, else MBPO's official values for its 4 hidden layers, else (other
-    depths, no official value) the same 2.5e-5 .. 1e-4 ramp evenly spaced. Shared so every algorithm that says
-    "MBPO's decays" gets exactly these."""
-    if override is not None:
-        return list(override)
-    if layers == 4:
-        return [2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4]
-    step = (1e-4 - 2.5e-5) / layers
-    return [2.5e-5 + i * step for i in range(layers + 1)]
 
 
 # Per-task settings of the official configs (``examples/config/<env>/0.py``) over the Hopper defaults.
@@ -108,26 +79,6 @@ PAPER_ENV_STEPS = {
 }
 
 
-def ensemble_from_config(c: Any, obs_dim: int, act_dim: int) -> ProbabilisticEnsemble:
-    """The ensemble a config's ``ensemble_size``, ``num_elites``, ``model_hidden``, ``model_layers``,
-    ``weight_decays()`` and ``model_lr`` describe (MBPO's fields, shared by MnM, TOM and MG)."""
-    return ProbabilisticEnsemble(
-        obs_dim,
-        act_dim,
-        members=c.ensemble_size,
-        elites=c.num_elites,
-        hidden=c.model_hidden,
-        layers=c.model_layers,
-        weight_decays=c.weight_decays(),
-        lr=c.model_lr,
-    )
-
-
-def model_io(data: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's training pairs: inputs ``[s, a]``, targets ``[r, s' - s]``."""
-    return torch.cat([data.obs, data.act], dim=-1), torch.cat([data.rew[:, None], data.next_obs - data.obs], dim=-1)
-
-
 def deviations(task: str, config: MBPOConfig) -> list[str]:
     """How a run of this task differs from the official MBPO setting."""
     out = ["gymnasium v5 env on MuJoCo 3.3 instead of gym v2 on MuJoCo 1.50 (v5: healthy reward only while healthy)"]
@@ -141,8 +92,8 @@ def deviations(task: str, config: MBPOConfig) -> list[str]:
 
 
 class MBPO(SACDriven):
-    fidelity: ClassVar = "official-code"
-    diagnostic_keys: ClassVar = (
+    fidelity: ClassVar[Fidelity] = "official-code"
+    model_keys: ClassVar[tuple[str, ...]] = (
         "model/train_loss",
         "model/val_loss",
         "model/epochs",
@@ -150,7 +101,13 @@ class MBPO(SACDriven):
         "rollout/horizon",
         "rollout/survival",
         "rollout/model_buffer",
-        *SACDriven.sac_diagnostic_keys,
+    )
+    counter_keys: ClassVar[tuple[str, ...]] = ("model/fits",)
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = (
+        *SACDriven.checkpoint_attrs,
+        "model",
+        "model.optimizer",
+        "model_buffer",
     )
 
     def __init__(self, config: MBPOConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
@@ -159,21 +116,27 @@ class MBPO(SACDriven):
         self.model = self.build_model().to(device)
         self.model_buffer = ReplayBuffer(self._model_buffer_size(1), self.obs_dim, self.act_dim, device)
         self.termination_fn = task.termination_fn
-        self.last: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys if not k.startswith("sac/")}
-        self.last["model/fits"] = 0.0
+
+    @classmethod
+    def diagnostic_keys_for(cls, config: MBPOConfig) -> tuple[str, ...]:
+        """MBPO's model and rollout columns, the subclass's own, then SAC's."""
+        return (*cls.model_keys, *cls.extra_keys(config), *cls.sac_diagnostic_keys)
+
+    @classmethod
+    def extra_keys(cls, config: MBPOConfig) -> tuple[str, ...]:
+        """A subclass's columns between MBPO's and SAC's."""
+        return ()
 
     def build_model(self) -> ProbabilisticEnsemble:
         return ensemble_from_config(self.config, self.obs_dim, self.act_dim)
 
     def _model_buffer_size(self, horizon: int) -> int:
-        """Official ``_reallocate_model_pool``: retain_epochs x model transitions per epoch."""
-        c = self.config
-        return int(c.model_retain_epochs * horizon * c.rollout_batch_size * c.epoch_length / c.model_train_freq)
+        return model_buffer_size(self.config, horizon)
 
     # ------------------------------------------------------------------ training
-    def train(self, until: int) -> dict[str, float]:
+    def _train(self, until: int) -> None:
         c = self.config
-        while self.env_steps < until and not self.should_stop():
+        while self.running(until):
             since = self.steps_since_exploration()  # the official loop's timestep, counted after exploration
             if since is not None and since % c.model_train_freq == 0:
                 self.train_model_and_rollout(epoch=since // c.epoch_length)
@@ -182,9 +145,6 @@ class MBPO(SACDriven):
                 assert since is not None  # learning starts after exploration
                 for _ in range(self.sac_updates_due(since)):
                     self.sac.update(self.training_batch())
-        if self.env_steps < until:
-            return {}  # stopped early for a checkpoint: diagnostics keep accumulating
-        return {**self.last, **self.sac.pop_diagnostics()}
 
     def sac_updates_due(self, since_exploration: int) -> int:
         """SAC updates after this env step: G after every step (official MBPO)."""
@@ -206,25 +166,26 @@ class MBPO(SACDriven):
             max_epochs=c.model_max_epochs,
         )
 
-    def rollout(self, epoch: int, start: torch.Tensor, fit: FitResult) -> None:
-        """Resize the model buffer for this epoch's horizon, branch rollouts from ``start``, log."""
+    def rollout(self, epoch: int, start: torch.Tensor, fit: FitResult, model: DynamicsModel | None = None) -> None:
+        """Resize the model buffer for this epoch's horizon, branch rollouts from ``start`` in ``model``
+        (default: the fitted model; MnM passes its reward-augmented wrapper), log."""
         c = self.config
         horizon = rollout_length(c.rollout_schedule, epoch)
         self.model_buffer.resize(self._model_buffer_size(horizon))
         stats = branched_rollout(
-            self.model,
+            self.model if model is None else model,
             lambda o: self.sac.act(o, deterministic=False),
             self.termination_fn,
             start,
             horizon,
             self.model_buffer,
         )
-        self.last.update(
+        self.diagnostics.update(
             {
                 "model/train_loss": fit.train_loss,
                 "model/val_loss": fit.val_loss,
                 "model/epochs": float(fit.epochs),
-                "model/fits": self.last["model/fits"] + 1,
+                "model/fits": self.diagnostics["model/fits"] + 1,
                 "rollout/horizon": stats["rollout/horizon"],
                 "rollout/survival": stats["rollout/survival"],
                 "rollout/model_buffer": float(len(self.model_buffer)),
@@ -232,26 +193,15 @@ class MBPO(SACDriven):
         )
 
     def training_batch(self) -> Batch:
-        """Official ``_training_batch``: ``int(batch * real_ratio)`` real rows, the rest from the model."""
+        """Official ``_training_batch``: ``int(batch * real_ratio)`` real rows, the rest from the model; the
+        real rows pass through ``transform_real`` (identity here)."""
         c = self.config
         if len(self.model_buffer) == 0:
-            return self.env_buffer.sample(c.batch_size)
+            return self.transform_real(self.env_buffer.sample(c.batch_size))
         n_real = int(c.batch_size * c.real_ratio)
-        return Batch.cat(self.env_buffer.sample(n_real), self.model_buffer.sample(c.batch_size - n_real))
+        real = self.transform_real(self.env_buffer.sample(n_real))
+        return Batch.cat(real, self.model_buffer.sample(c.batch_size - n_real))
 
-    # --------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "model": self.model.state_dict(),
-            "model_opt": self.model.optimizer.state_dict(),
-            "model_buffer": self.model_buffer.state_dict(),
-            "last": dict(self.last),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.model.load_state_dict(state["model"])
-        self.model.optimizer.load_state_dict(state["model_opt"])
-        self.model_buffer.load_state_dict(state["model_buffer"])
-        self.last = dict(state["last"])
+    def transform_real(self, batch: Batch) -> Batch:
+        """Hook: what a subclass does to the real rows of a SAC batch (MnM's log-form reward)."""
+        return batch

@@ -23,7 +23,6 @@ exactly at ``until`` and a checkpoint may fall inside a batch):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -32,20 +31,25 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
-from mbrlbench.algorithms.mbpo import ensemble_from_config, official_weight_decays
+from mbrlbench.algorithms.base import Algorithm, Fidelity
 from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_io
 from mbrlbench.components.mlp import mlp
 from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
-    flat,
+    Params,
+    center_advantages,
+    cosine,
+    detached,
+    flat_grad,
+    gae_bootstrapped,
     gaussian_kl,
-    masked_mean,
     ppo_loss,
     trpo_step,
     vpg_loss,
 )
+from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.tasks import TaskSpec, action_bounds
 
 SOURCE = (
@@ -53,10 +57,8 @@ SOURCE = (
     "(arXiv 2003.00030); PPO settings from openai/baselines ppo2 defaults.mujoco()"
 )
 
-Params = dict[str, torch.Tensor]
 
-
-class MGConfig(AlgorithmConfig):
+class MGConfig(EnsembleConfigFields):
     """MG hyperparameters. Tags: [paper-abs] the abstract; [ppo] openai/baselines ppo2 ``defaults.mujoco()``
     (Schulman et al. 2017); [mbpo] MBPO's ensemble; "ours" an uncertain choice of this implementation."""
 
@@ -71,8 +73,8 @@ class MGConfig(AlgorithmConfig):
     model_steps: int = Field(
         100, ge=1, description="Model Adam steps per iteration, same for mg and mle (each with the NLL); ours."
     )
-    mg_steps: int = Field(
-        10, ge=0, description="The last mg_steps of them add the gradient-matching loss (mg only); ours."
+    matching_steps: int = Field(
+        10, ge=0, description="The last matching_steps of them add the gradient-matching loss (mg only); ours."
     )
     mle_batch_size: int = Field(256, ge=1, description="Real rows per member per NLL term (bootstrap draws); ours.")
     model_rollouts: int = Field(256, ge=1, description="Model rollouts per g_model estimate; ours.")
@@ -91,15 +93,9 @@ class MGConfig(AlgorithmConfig):
     model_grad_clip: float | None = Field(
         10.0, gt=0, description="Clip of the model gradient's norm per step (second-order terms can spike); ours."
     )
-    # The model: MBPO's probabilistic ensemble, trained by gradient steps (not MBPO's early-stopped fit).
+    # The model: MBPO's probabilistic ensemble (EnsembleConfigFields), trained by gradient steps (not MBPO's
+    # early-stopped fit).
     ensemble_size: int = Field(5, ge=1, description="Ensemble members; ours (MBPO: 7).")
-    num_elites: int = Field(5, ge=1, description="Members used in rollouts, by holdout MSE; ours (MBPO: 5).")
-    model_hidden: int = Field(200, ge=1, description="Units per hidden layer of the model [mbpo].")
-    model_layers: int = Field(4, ge=1, description="Hidden layers of the model, swish [mbpo].")
-    model_lr: float = Field(1e-3, gt=0, description="Model Adam lr [mbpo].")
-    model_weight_decays: list[float] | None = Field(
-        None, description="L2 per layer; None = MBPO's (2.5, 5, 7.5, 7.5, 10)e-5 at 4 layers [mbpo]."
-    )
     holdout_ratio: float = Field(0.1, ge=0, lt=1, description="Share of real transitions held out (striding); ours.")
     max_holdout: int = Field(5000, ge=1, description="Newest held-out transitions kept [mbpo bnn.py cap].")
     replay_size: int = Field(1_000_000, ge=1, description="Real transitions kept for the NLL (FIFO); ours.")
@@ -134,18 +130,11 @@ class MGConfig(AlgorithmConfig):
 
     @model_validator(mode="after")
     def _check(self) -> MGConfig:
-        if self.num_elites > self.ensemble_size:
-            raise ValueError(f"num_elites ({self.num_elites}) exceeds ensemble_size ({self.ensemble_size})")
-        if self.model_weight_decays is not None and len(self.model_weight_decays) != self.model_layers + 1:
-            raise ValueError(f"model_weight_decays needs model_layers + 1 = {self.model_layers + 1} values")
-        if self.mg_steps > self.model_steps:
-            raise ValueError(f"mg_steps ({self.mg_steps}) exceeds model_steps ({self.model_steps})")
+        if self.matching_steps > self.model_steps:
+            raise ValueError(f"matching_steps ({self.matching_steps}) exceeds model_steps ({self.model_steps})")
         if self.model_data_ratio > 0 and self.policy_rollouts == 0:
             raise ValueError("model_data_ratio > 0 needs policy_rollouts > 0")
         return self
-
-    def weight_decays(self) -> list[float]:
-        return official_weight_decays(self.model_layers, self.model_weight_decays)
 
 
 # InvertedPendulum (our CPU check, not in any paper): smaller batches and a smaller model, so a CPU run learns
@@ -180,15 +169,6 @@ def deviations(task: str, config: MGConfig) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------- the math
-def flat_grad(loss: torch.Tensor, params: list[torch.Tensor], create_graph: bool = False) -> torch.Tensor:
-    """``d loss / d params`` as one flat vector; with ``create_graph`` it stays differentiable (in the model)."""
-    return flat(torch.autograd.grad(loss, params, create_graph=create_graph, retain_graph=create_graph))
-
-
-def cosine(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    return (a @ b) / (a.norm() * b.norm()).clamp_min(eps)
-
-
 def matching_loss(g_model: torch.Tensor, g_real: torch.Tensor, kind: str) -> torch.Tensor:
     """1 - cos(g_model, g_real) or PAML's ||g_model - g_real||^2; ``g_real`` is a constant target."""
     g_real = g_real.detach()
@@ -197,122 +177,44 @@ def matching_loss(g_model: torch.Tensor, g_real: torch.Tensor, kind: str) -> tor
     return ((g_model - g_real) ** 2).sum()
 
 
-def gae_bootstrapped(
-    rew: torch.Tensor,
-    value: torch.Tensor,
-    next_value: torch.Tensor,
-    terminal: torch.Tensor,
-    cont: torch.Tensor,
-    gamma: float,
-    lam: float,
-) -> torch.Tensor:
-    """GAE along the last axis with explicit bootstraps: ``delta_t = r_t + gamma (1 - terminal_t) V(s'_t) -
-    V(s_t)``, ``A_t = delta_t + gamma lam cont_t A_{t+1}`` (``cont_t`` = 1 while step t+1 continues the same
-    trajectory). Truncations (time limit, batch end, model horizon) bootstrap with ``V(s'_t)``; differentiable."""
-    delta = rew + gamma * (1.0 - terminal) * next_value - value
-    out, running = [], torch.zeros_like(delta[..., 0])
-    for t in range(delta.shape[-1] - 1, -1, -1):
-        running = delta[..., t] + gamma * lam * cont[..., t] * running
-        out.append(running)
-    return torch.stack(out[::-1], dim=-1)
-
-
-def normalize(adv: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit std over the valid steps (differentiable: the model's g keeps its dependence)."""
-    mean = masked_mean(adv, valid)
-    std = masked_mean((adv - mean) ** 2, valid).sqrt()
-    return (adv - mean) / (std + 1e-8) * valid
-
-
-def detached(params: Params) -> Params:
-    return {k: v.detach() for k, v in params.items()}
-
-
-def imagine(
-    step_fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-    policy: GaussianMLPPolicy,
-    start: torch.Tensor,
-    horizon: int,
-    termination_fn: Callable[[torch.Tensor], torch.Tensor],
-    low: float,
-    high: float,
-) -> dict[str, torch.Tensor]:
-    """All rollouts step together (one model call per time step). Actions are reparameterized through the
-    state with the policy's parameters frozen (``a = mu(s) + std * eps``), so the trajectory is differentiable
-    in the model but not in the policy, as the score-function gradient needs. A trajectory's state is frozen
-    after it terminates (no garbage that could overflow). Returns ``obs [B, H+1, D]`` (the last entry is the
-    bootstrap state), ``act`` (raw, before clipping), ``rew``, ``done``, ``valid`` ``[B, H]``."""
-    frozen = detached(policy.params())
-    obs = start
-    alive = torch.ones(start.shape[0], device=start.device, dtype=start.dtype)
-    traj: dict[str, list[torch.Tensor]] = {"obs": [], "act": [], "rew": [], "done": [], "valid": []}
-    for _ in range(horizon):
-        mean, log_std = policy.dist(obs, frozen)
-        act = mean + torch.randn_like(mean) * log_std.exp()
-        next_obs, rew = step_fn(obs, act.clamp(low, high))
-        done = termination_fn(next_obs).to(start.dtype)
-        for key, value in (("obs", obs), ("act", act), ("rew", rew), ("done", done), ("valid", alive)):
-            traj[key].append(value)
-        alive = alive * (1.0 - done)
-        obs = torch.where(alive[:, None] > 0, next_obs, obs)
-    traj["obs"].append(obs)
-    return {k: torch.stack(v, dim=1) for k, v in traj.items()}
-
-
-def trajectory_advantages(
-    traj: dict[str, torch.Tensor],
-    value_fn: Callable[[torch.Tensor], torch.Tensor],
-    gamma: float,
-    lam: float,
-    kind: str,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(advantages, returns) ``[B, H]`` of imagined trajectories: model rewards, GAE with ``value_fn``
-    (bootstrap at the horizon); ``kind="return"``: the bootstrapped discounted return instead of GAE."""
-    values = value_fn(traj["obs"])  # [B, H+1]
-    done, valid = traj["done"], traj["valid"]
-    rew = traj["rew"] * valid
-    adv = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], done, 1.0 - done, gamma, lam) * valid
-    full = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], done, 1.0 - done, gamma, 1.0) * valid
-    returns = full + values[:, :-1] * valid
-    return (adv if kind == "gae" else returns), returns
-
-
-def pg_surrogate(
-    policy: GaussianMLPPolicy, obs: torch.Tensor, act: torch.Tensor, adv: torch.Tensor, valid: torch.Tensor
-) -> torch.Tensor:
-    """The policy-gradient surrogate ``-E[log pi(a|s) A]`` (its gradient equals PPO's and TRPO's at the
-    current parameters, where the ratio is 1)."""
-    return vpg_loss(policy.log_prob(obs, act), adv, valid)
-
-
 # ------------------------------------------------------------------------------------- the algorithm
 class MG(Algorithm):
-    fidelity: ClassVar = "interpretation"
+    fidelity: ClassVar[Fidelity] = "interpretation"
+    keys: ClassVar[tuple[str, ...]] = (
+        "mg/grad_cosine_before",
+        "mg/grad_cosine_after",
+        "mg/grad_cosine_real_split",
+        "mg/grad_norm_real",
+        "mg/grad_norm_model",
+        "mg/iterations",
+        "model/loss",
+        "model/nll",
+        "model/val_loss",
+        "model/fits",
+        "rollout/survival",
+        "policy/updates",
+        "policy/kl",
+        "policy/std",
+        "policy/value_loss",
+    )
+    counter_keys: ClassVar[tuple[str, ...]] = ("mg/iterations", "model/fits", "policy/updates")
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = (
+        "policy",
+        "value",
+        "policy_opt",
+        "value_opt",
+        "model",
+        "model.optimizer",
+        "train_buffer",
+        "holdout_buffer",
+        "transitions",
+        "batch",
+        "batch_count",
+    )
 
     def __init__(self, config: MGConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
-        c = config
-        self.config, self.task, self.device = config, task, device
-        self.diagnostic_keys = (
-            "mg/grad_cosine_before",
-            "mg/grad_cosine_after",
-            "mg/grad_cosine_real_split",
-            "mg/grad_norm_real",
-            "mg/grad_norm_model",
-            "mg/iterations",
-            "model/loss",
-            "model/nll",
-            "model/val_loss",
-            "model/fits",
-            "rollout/survival",
-            "policy/updates",
-            "policy/kl",
-            "policy/std",
-            "policy/value_loss",
-            *(["policy/clip_frac"] if c.backbone == "ppo" else []),
-        )
-        self.env = TrainingEnv(task.make_env(), seed)
-        self.obs_dim = self.env.env.observation_space.shape[0]
-        self.act_dim = self.env.env.action_space.shape[0]
+        super().__init__(config, task, device, seed)
+        c = self.config = config
         self.low, self.high = action_bounds(self.env.env)
         self.termination_fn = task.termination_fn
         self.policy = GaussianMLPPolicy(self.obs_dim, self.act_dim, c.policy_hidden, c.policy_layers, c.init_std)
@@ -334,17 +236,14 @@ class MG(Algorithm):
             "ended": np.zeros(n, np.float32),  # terminated or truncated: the next row is a new episode
         }
         self.batch_count = 0
-        self.env_steps = 0
-        self.last: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys}
-        self.last.update({"mg/iterations": 0.0, "model/fits": 0.0, "policy/updates": 0.0})
+
+    @classmethod
+    def diagnostic_keys_for(cls, config: MGConfig) -> tuple[str, ...]:
+        return (*cls.keys, *(["policy/clip_frac"] if config.backbone == "ppo" else []))
 
     # ------------------------------------------------------------------ acting
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        return self.policy.act(obs_t, deterministic).clamp(self.low, self.high).cpu().numpy()
-
-    def pop_train_return(self) -> float:
-        return self.env.pop_train_return()
+    def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        return self.policy.act(obs, deterministic).clamp(self.low, self.high)
 
     def value_fn(self, obs: torch.Tensor, params: Params | None = None) -> torch.Tensor:
         if params is None:
@@ -354,23 +253,20 @@ class MG(Algorithm):
     def env_step(self) -> None:
         obs_t = torch.as_tensor(self.env.obs, dtype=torch.float32, device=self.device)[None]
         raw = self.policy.act(obs_t, deterministic=False)[0]
-        obs, next_obs, reward, terminated = self.env.step(raw.clamp(self.low, self.high).cpu().numpy())
+        obs, next_obs, reward, terminated, ended = self.env.step(raw.clamp(self.low, self.high).cpu().numpy())
         i, b = self.batch_count, self.batch
         b["obs"][i], b["act"][i], b["rew"][i], b["next_obs"][i] = obs, raw.cpu().numpy(), reward, next_obs
-        b["terminal"][i], b["ended"][i] = terminated, float(self.env.episode_length == 0)
+        b["terminal"][i], b["ended"][i] = terminated, float(ended)
         self.batch_count += 1
         self.env_steps += 1
 
     # ------------------------------------------------------------------ training
-    def train(self, until: int) -> dict[str, float]:
-        while self.env_steps < until and not self.should_stop():
+    def _train(self, until: int) -> None:
+        while self.running(until):
             self.env_step()
             if self.batch_count == self.config.batch_steps:
                 self.iteration()
                 self.batch_count = 0
-        if self.env_steps < until:
-            return {}  # stopped early for a checkpoint
-        return dict(self.last)
 
     def real_batch(self) -> dict[str, torch.Tensor]:
         """This iteration's real data as tensors, with GAE advantages and returns (flat stream, bootstrapped
@@ -388,13 +284,17 @@ class MG(Algorithm):
         t["valid"] = torch.ones_like(t["rew"])
         return t
 
-    def policy_grad(self, obs, act, adv, valid, create_graph: bool = False) -> torch.Tensor:
+    def policy_grad(
+        self, obs: torch.Tensor, act: torch.Tensor, adv: torch.Tensor, valid: torch.Tensor, create_graph: bool = False
+    ) -> torch.Tensor:
+        """The gradient of the surrogate ``-E[log pi(a|s) A]`` (PPO's and TRPO's at the current parameters,
+        where the ratio is 1) over the policy's parameters, as one flat vector."""
         if self.config.normalize_advantages:
-            adv = normalize(adv, valid)
-        loss = pg_surrogate(self.policy, obs, act, adv, valid)
+            adv = center_advantages(adv, valid, scale=True)
+        loss = vpg_loss(self.policy.log_prob(obs, act), adv, valid)
         return flat_grad(loss, list(self.policy.parameters()), create_graph)
 
-    def model_grad(self, start: torch.Tensor, create_graph: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def model_grad(self, start: torch.Tensor, create_graph: bool) -> torch.Tensor:
         """g_model: the policy gradient on reparameterized model rollouts from ``start``; with ``create_graph``
         a differentiable function of the model's parameters."""
         c = self.config
@@ -402,11 +302,10 @@ class MG(Algorithm):
             self.model.rsample, self.policy, start, c.model_horizon, self.termination_fn, self.low, self.high
         )
         frozen_value = detached(dict(self.value.named_parameters()))
-        adv, _ = trajectory_advantages(
+        adv, _ = bootstrapped_advantages(
             traj, lambda o: self.value_fn(o, frozen_value), c.gamma, c.gae_lambda, c.grad_advantage
         )
-        g = self.policy_grad(traj["obs"][:, :-1], traj["act"], adv, traj["valid"], create_graph)
-        return g, traj
+        return self.policy_grad(traj.obs, traj.act, adv, traj.valid, create_graph)
 
     def starts(self, real: dict[str, torch.Tensor], n: int) -> torch.Tensor:
         if self.config.start_states == "batch":
@@ -429,8 +328,8 @@ class MG(Algorithm):
         }
         diag.update(self.model_update(real, g_real))
         diag.update(self.policy_update(real))
-        self.last.update(diag)
-        self.last["mg/iterations"] += 1
+        self.diagnostics.update(diag)
+        self.diagnostics["mg/iterations"] += 1
 
     # ------------------------------------------------------------------ the model
     def add_model_data(self, real: dict[str, torch.Tensor]) -> None:
@@ -444,32 +343,23 @@ class MG(Algorithm):
             buffer.add(real["obs"][m], act[m], real["rew"][m], real["next_obs"][m], real["terminal"][m])
         self.transitions += n
 
-    def nll(self) -> torch.Tensor:
-        """The ensemble's own training loss on ``mle_batch_size`` real rows per member (each its own draw)."""
-        c, data = self.config, self.train_buffer
-        idx = torch.randint(len(data), (c.ensemble_size, c.mle_batch_size), device=self.device)
-        batch = data.gather((idx + (data.ptr - data.size)) % data.capacity)
-        inputs = torch.cat([batch.obs, batch.act], dim=-1)
-        targets = torch.cat([batch.rew[..., None], batch.next_obs - batch.obs], dim=-1)
-        return self.model.nll_loss(inputs, targets)
-
     def model_update(self, real: dict[str, torch.Tensor], g_real: torch.Tensor) -> dict[str, float]:
         c = self.config
         data = self.train_buffer.all()
         self.model.normalizer.fit(torch.cat([data.obs, data.act], dim=-1))
         params = [p for p in self.model.parameters() if p.requires_grad]
         out: dict[str, float] = {}
-        first_mg = c.model_steps - c.mg_steps  # NLL-only steps first, then the gradient-matching steps
+        first_mg = c.model_steps - c.matching_steps  # NLL-only steps first, then the gradient-matching steps
         loss_sum = nll_sum = torch.zeros((), device=self.device)
         for step in range(c.model_steps):
-            nll = self.nll()
+            nll = self.model.bootstrap_nll(self.train_buffer, c.mle_batch_size)
             loss = nll
             matching = c.model_objective == "mg" and step >= first_mg
             if matching:
-                g_model, _ = self.model_grad(self.starts(real, c.model_rollouts), create_graph=True)
+                g_model = self.model_grad(self.starts(real, c.model_rollouts), create_graph=True)
                 loss = matching_loss(g_model, g_real, c.model_loss) + c.beta * nll
             elif step == first_mg:  # mle: the same diagnostic at the same point, first order only
-                g_model, _ = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
+                g_model = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
             if step == first_mg:
                 out["mg/grad_cosine_before"] = float(cosine(g_model.detach(), g_real))
                 out["mg/grad_norm_model"] = float(g_model.detach().norm())
@@ -482,22 +372,15 @@ class MG(Algorithm):
             loss_sum, nll_sum = loss_sum + loss.detach(), nll_sum + nll.detach()
         self.model.optimizer.zero_grad(set_to_none=True)
         if first_mg == c.model_steps:  # no matching steps: "before" = after the NLL steps
-            g_model, _ = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
+            g_model = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
             out["mg/grad_cosine_before"] = float(cosine(g_model, g_real))
             out["mg/grad_norm_model"] = float(g_model.norm())
-        g_after, _ = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
+        g_after = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
         out["mg/grad_cosine_after"] = float(cosine(g_after, g_real))
-        hold = self.holdout_buffer.all()
-        with torch.no_grad():
-            mse = self.model.mse_per_member(
-                torch.cat([hold.obs, hold.act], dim=-1),
-                torch.cat([hold.rew[:, None], hold.next_obs - hold.obs], dim=-1),
-            )
-            self.model.elite_idx.copy_(torch.argsort(mse)[: c.num_elites])
-        out["model/val_loss"] = float(mse[self.model.elite_idx].mean())
+        out["model/val_loss"] = self.model.refresh_elites(*model_io(self.holdout_buffer.all()))
         out["model/loss"] = float(loss_sum) / c.model_steps
         out["model/nll"] = float(nll_sum) / c.model_steps / c.ensemble_size
-        out["model/fits"] = self.last["model/fits"] + 1
+        out["model/fits"] = self.diagnostics["model/fits"] + 1
         return out
 
     # ------------------------------------------------------------------ the policy
@@ -515,12 +398,13 @@ class MG(Algorithm):
                 self.low,
                 self.high,
             )
-            adv, returns = trajectory_advantages(traj, self.value_fn, c.gamma, c.gae_lambda, "gae")
-            valid = traj["valid"] > 0
-            self.last["rollout/survival"] = float((traj["valid"][:, -1] * (1 - traj["done"][:, -1])).mean())
+            adv, returns = bootstrapped_advantages(traj, self.value_fn, c.gamma, c.gae_lambda, "gae")
+            assert traj.done is not None
+            valid = traj.valid > 0
+            self.diagnostics["rollout/survival"] = float((traj.valid[:, -1] * (1 - traj.done[:, -1])).mean())
             return {
-                "obs": traj["obs"][:, :-1][valid],
-                "act": traj["act"][valid],
+                "obs": traj.obs[valid],
+                "act": traj.act[valid],
                 "adv": adv[valid],
                 "returns": returns[valid],
             }
@@ -536,7 +420,7 @@ class MG(Algorithm):
         with torch.no_grad():
             for _, s in sources:
                 if c.normalize_advantages:
-                    s["adv"] = normalize(s["adv"], torch.ones_like(s["adv"]))
+                    s["adv"] = center_advantages(s["adv"], torch.ones_like(s["adv"]), scale=True)
                 s["logp"] = self.policy.log_prob(s["obs"], s["act"])
                 s["mean"], s["log_std"] = self.policy(s["obs"])
         model_src = [sources[-1][1]] if w > 0 and c.value_on_model_data else []
@@ -583,7 +467,7 @@ class MG(Algorithm):
             out["policy/kl"] = float(gaussian_kl(s["mean"], s["log_std"], mean, log_std).mean())
         out["policy/std"] = float(self.policy.log_std.detach().exp().mean())
         out["policy/value_loss"] = float(value_sum) / (c.ppo_epochs * c.ppo_minibatches)
-        out["policy/updates"] = self.last["policy/updates"] + updates
+        out["policy/updates"] = self.diagnostics["policy/updates"] + updates
         return out
 
     def trpo_update(self, sources: list[tuple[float, dict[str, torch.Tensor]]]) -> None:
@@ -604,40 +488,3 @@ class MG(Algorithm):
             return total
 
         trpo_step(list(self.policy.parameters()), loss_fn, kl_fn, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "env_steps": self.env_steps,
-            "policy": self.policy.state_dict(),
-            "value": self.value.state_dict(),
-            "policy_opt": self.policy_opt.state_dict(),
-            "value_opt": self.value_opt.state_dict(),
-            "model": self.model.state_dict(),
-            "model_opt": self.model.optimizer.state_dict(),
-            "train_buffer": self.train_buffer.state_dict(),
-            "holdout_buffer": self.holdout_buffer.state_dict(),
-            "transitions": self.transitions,
-            "batch": {k: v.copy() for k, v in self.batch.items()},
-            "batch_count": self.batch_count,
-            "env": self.env.state_dict(),
-            "last": dict(self.last),
-            "rng": rng_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.env_steps = state["env_steps"]
-        self.policy.load_state_dict(state["policy"])
-        self.value.load_state_dict(state["value"])
-        self.policy_opt.load_state_dict(state["policy_opt"])
-        self.value_opt.load_state_dict(state["value_opt"])
-        self.model.load_state_dict(state["model"])
-        self.model.optimizer.load_state_dict(state["model_opt"])
-        self.train_buffer.load_state_dict(state["train_buffer"])
-        self.holdout_buffer.load_state_dict(state["holdout_buffer"])
-        self.transitions = state["transitions"]
-        self.batch = {k: v.copy() for k, v in state["batch"].items()}
-        self.batch_count = state["batch_count"]
-        self.env.load_state_dict(state["env"])
-        self.last = dict(state["last"])
-        set_rng_state(state["rng"])

@@ -16,28 +16,24 @@ The policy is MBPO's SAC on those rollouts, with MBPO's schedule and hyperparame
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
-from torch import nn
 
 from mbrlbench.algorithms import mbpo
-from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig, model_io
+from mbrlbench.algorithms.base import Fidelity
+from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
 from mbrlbench.components.buffers import Batch
-from mbrlbench.components.classifier import TransitionClassifier, classifier_loss
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
-from mbrlbench.components.optim import adam
-from mbrlbench.components.rollouts import branched_rollout, rollout_length
+from mbrlbench.components.classifier import StandardizedClassifier, classifier_loss
+from mbrlbench.components.ensemble import ProbabilisticEnsemble, model_io
+from mbrlbench.components.optim import adam, frozen
 from mbrlbench.tasks import TaskSpec
 
 SOURCE = (
     "arXiv 2110.02758 (abstract) + ben-eysenbach/mnm experiments.ipynb (tabular bound); deep-RL code not public: "
     "interpretation on the MBPO core (jannerm/mbpo@5cbe2fa settings)"
 )
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 
 class MnMConfig(MBPOConfig):
@@ -132,42 +128,11 @@ def base_reward(rew: torch.Tensor, config: MnMConfig) -> torch.Tensor:
     return (1.0 - config.gamma) * torch.log(rew.clamp(min=config.log_reward_floor))
 
 
-class MnMClassifier(nn.Module):
-    """``TransitionClassifier`` (plain MLP) on standardized (s, a, s' - s) or (s, a, s')."""
-
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int, activation: str, use_delta: bool) -> None:
-        super().__init__()
-        self.use_delta = use_delta
-        self.net = TransitionClassifier(
-            obs_dim, act_dim, hidden, layers, split_trunks=False, activation=ACTIVATIONS[activation]
-        )
-        dim = 2 * obs_dim + act_dim
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("std", torch.ones(dim))
-
-    def _raw(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        return torch.cat([obs, act, next_obs - obs if self.use_delta else next_obs], dim=-1)
-
-    @torch.no_grad()
-    def fit_stats(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> None:
-        x = self._raw(obs, act, next_obs)
-        std = x.std(dim=0, unbiased=False)
-        self.mean.copy_(x.mean(dim=0))
-        self.std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std))
-
-    def features(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        return (self._raw(obs, act, next_obs) - self.mean) / self.std
-
-    def forward(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        """Logit of "real": the estimate of log p(s'|s,a) - log q(s'|s,a)."""
-        return self.net.forward_flat(self.features(obs, act, next_obs))
-
-
 class AugmentedModel:
     """Wraps the ensemble for ``branched_rollout``: each sampled reward gets the classifier term; the logits
     are summed on the device for the diagnostics (read once per fit)."""
 
-    def __init__(self, model: ProbabilisticEnsemble, classifier: MnMClassifier, config: MnMConfig) -> None:
+    def __init__(self, model: ProbabilisticEnsemble, classifier: StandardizedClassifier, config: MnMConfig) -> None:
         self.model, self.classifier, self.config = model, classifier, config
         self.sums: torch.Tensor | None = None  # raw logit, reward term; on the rollout's device
         self.count = 0
@@ -189,23 +154,9 @@ class AugmentedModel:
         return log_ratio, aug
 
 
-@contextmanager
-def frozen(*modules: nn.Module) -> Iterator[None]:
-    """No gradient reaches these modules' parameters inside the block (inputs still get theirs)."""
-    params = [p for m in modules for p in m.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
 class MnM(MBPO):
-    fidelity: ClassVar = "interpretation"
-    diagnostic_keys: ClassVar = (
-        *MBPO.diagnostic_keys,
+    fidelity: ClassVar[Fidelity] = "interpretation"
+    mnm_keys: ClassVar[tuple[str, ...]] = (
         "mnm/classifier_acc",
         "mnm/classifier_loss",
         "mnm/log_ratio_mean",
@@ -214,11 +165,17 @@ class MnM(MBPO):
         "mnm/mle_loss",
         "mnm/model_mse_ratio",
     )
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = (
+        *MBPO.checkpoint_attrs,
+        "classifier",
+        "classifier_opt",
+        "model_value_opt",
+    )
 
     def __init__(self, config: MnMConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
         super().__init__(config, task, device, seed)
         self.config: MnMConfig = config
-        self.classifier = MnMClassifier(
+        self.classifier = StandardizedClassifier(
             self.obs_dim,
             self.act_dim,
             config.classifier_hidden,
@@ -227,7 +184,12 @@ class MnM(MBPO):
             use_delta=config.classifier_input == "delta",
         ).to(device)
         self.classifier_opt = adam(self.classifier.parameters(), lr=config.classifier_lr)
-        self.value_opt = adam(self.model.parameters(), lr=config.model_value_lr)
+        # a second Adam over the dynamics model's parameters, for the model value step (its own lr and moments)
+        self.model_value_opt = adam(self.model.parameters(), lr=config.model_value_lr)
+
+    @classmethod
+    def diagnostic_keys_for(cls, config: MBPOConfig) -> tuple[str, ...]:
+        return (*super().diagnostic_keys_for(config), *cls.mnm_keys)
 
     # ------------------------------------------------------------------ classifier
     def _classifier_rows(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -269,12 +231,6 @@ class MnM(MBPO):
             value = self.soft_value(next_obs)
             return -(logit + self.config.gamma * (1.0 - done) * value).mean()
 
-    def _mle_loss(self) -> torch.Tensor:
-        """The ensemble's NLL (MBPO's fit loss) on an independent real batch per member."""
-        E, B = self.model.num_members, self.config.model_batch_size
-        x, y = model_io(self.env_buffer.sample(E * B))
-        return self.model.nll_loss(x.view(E, B, -1), y.view(E, B, -1))
-
     def model_value_phase(self) -> tuple[float, float, float]:
         """Alternate classifier steps and model value steps; returns (value loss, NLL, MSE after / before)."""
         c = self.config
@@ -288,11 +244,11 @@ class MnM(MBPO):
             if c.value_actions == "policy":
                 act = self.sac.act(batch.obs, deterministic=False)
             value_loss = self.model_value_loss(batch.obs, act)
-            mle = self._mle_loss()
+            mle = self.model.bootstrap_nll(self.env_buffer, c.model_batch_size)
             loss = c.model_value_weight * value_loss + c.mle_weight * mle
-            self.value_opt.zero_grad(set_to_none=True)
+            self.model_value_opt.zero_grad(set_to_none=True)
             loss.backward()
-            self.value_opt.step()
+            self.model_value_opt.step()
             sums += torch.stack([value_loss.detach(), mle.detach()])
         mse_after = self.model.mse_per_member(px, py)[self.model.elite_idx].mean()
         if c.model_value_steps == 0:
@@ -315,29 +271,11 @@ class MnM(MBPO):
         clf_loss = self.train_classifier(c.classifier_steps)
         value_loss, mle_loss, mse_ratio = self.model_value_phase()
         accuracy = self.classifier_accuracy()
-
-        horizon = rollout_length(c.rollout_schedule, epoch)
-        self.model_buffer.resize(self._model_buffer_size(horizon))
-        start = self.env_buffer.sample(c.rollout_batch_size).obs
         augmented = AugmentedModel(self.model, self.classifier, c)
-        stats = branched_rollout(
-            augmented,
-            lambda o: self.sac.act(o, deterministic=False),
-            self.termination_fn,
-            start,
-            horizon,
-            self.model_buffer,
-        )
+        self.rollout(epoch, self.env_buffer.sample(c.rollout_batch_size).obs, fit, model=augmented)
         log_ratio, reward_aug = augmented.means()
-        self.last.update(
+        self.diagnostics.update(
             {
-                "model/train_loss": fit.train_loss,
-                "model/val_loss": fit.val_loss,
-                "model/epochs": float(fit.epochs),
-                "model/fits": self.last["model/fits"] + 1,
-                "rollout/horizon": stats["rollout/horizon"],
-                "rollout/survival": stats["rollout/survival"],
-                "rollout/model_buffer": float(len(self.model_buffer)),
                 "mnm/classifier_acc": accuracy,
                 "mnm/classifier_loss": float(clf_loss) / max(c.classifier_steps, 1),
                 "mnm/log_ratio_mean": log_ratio,
@@ -348,30 +286,9 @@ class MnM(MBPO):
             }
         )
 
-    def training_batch(self) -> Batch:
-        """MBPO's mix; in the log form the real rows' rewards get the same (1 - gamma) log r transform (their
-        classifier term is 0: log p/p)."""
+    def transform_real(self, batch: Batch) -> Batch:
+        """In the log form the real rows' rewards get the same (1 - gamma) log r transform (their classifier
+        term is 0: log p/p)."""
         if self.config.reward_form == "raw":
-            return super().training_batch()
-        c = self.config
-        n_real = c.batch_size if len(self.model_buffer) == 0 else int(c.batch_size * c.real_ratio)
-        real = self.env_buffer.sample(n_real)
-        real = real._replace(rew=base_reward(real.rew, c))
-        if n_real == c.batch_size:
-            return real
-        return Batch.cat(real, self.model_buffer.sample(c.batch_size - n_real))
-
-    # --------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "classifier": self.classifier.state_dict(),
-            "classifier_opt": self.classifier_opt.state_dict(),
-            "value_opt": self.value_opt.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.classifier.load_state_dict(state["classifier"])
-        self.classifier_opt.load_state_dict(state["classifier_opt"])
-        self.value_opt.load_state_dict(state["value_opt"])
+            return batch
+        return batch._replace(rew=base_reward(batch.rew, self.config))

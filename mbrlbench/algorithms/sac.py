@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import torch
 from pydantic import Field
 
 from mbrlbench.algorithms import mbpo
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
+from mbrlbench.tasks import TaskSpec
 
 SOURCE = "Haarnoja et al. 2018 (arXiv 1812.05905) via softlearning defaults, as the MBPO paper compares"
 
@@ -35,14 +37,18 @@ def deviations(task: str, config: SACConfig) -> list[str]:
 
 class SAC(SACDriven):
     fidelity: ClassVar = "paper-text"
-    diagnostic_keys: ClassVar = SACDriven.sac_diagnostic_keys
 
-    def train(self, until: int) -> dict[str, float]:
-        while self.env_steps < until and not self.should_stop():
+    def __init__(self, config: SACConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
+        super().__init__(config, task, device, seed)
+        self.config: SACConfig = config
+
+    @classmethod
+    def diagnostic_keys_for(cls, config: SACConfig) -> tuple[str, ...]:
+        return cls.sac_diagnostic_keys
+
+    def _train(self, until: int) -> None:
+        while self.running(until):
             self.env_step()
             if self.learning:
                 for _ in range(self.config.updates_per_step):
                     self.sac.update(self.env_buffer.sample(self.config.batch_size))
-        if self.env_steps < until:
-            return {}  # stopped early for a checkpoint: diagnostics keep accumulating
-        return self.sac.pop_diagnostics()

@@ -1,15 +1,15 @@
-"""The parts every SAC-driven algorithm (sac, mbpo, and later tom, mnm) shares: the real env, the real
-replay buffer, the SAC agent, batched acting and the checkpoint of all of these."""
+"""The parts every SAC-driven algorithm (sac, mbpo, tom, mnm) shares: the SAC settings, the real replay
+buffer, the SAC agent, exploration and real-data insertion, and the checkpoint entries of these."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.sac import SAC, SACSettings
 from mbrlbench.tasks import TaskSpec, action_bounds
@@ -58,16 +58,14 @@ class SACConfigFields(AlgorithmConfig):
 
 
 class SACDriven(Algorithm):
-    """Holds env, real buffer and agent; subclasses write ``train``."""
+    """Holds env, real buffer and agent; subclasses write ``_train``."""
 
     sac_diagnostic_keys: ClassVar[tuple[str, ...]] = SAC.DIAGNOSTIC_KEYS
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = ("exploration_end", "unfinished_episode", "sac", "env_buffer")
 
     def __init__(self, config: SACConfigFields, task: TaskSpec, device: torch.device, seed: int) -> None:
-        self.config, self.task, self.device = config, task, device
-        self.env = TrainingEnv(task.make_env(), seed)
-        space = self.env.env.action_space
-        self.obs_dim = self.env.env.observation_space.shape[0]
-        self.act_dim = space.shape[0]
+        super().__init__(config, task, device, seed)
+        self.config: SACConfigFields = config
         low, high = action_bounds(self.env.env)
         target_entropy = -float(self.act_dim) if config.target_entropy is None else config.target_entropy
         settings = SACSettings(
@@ -85,14 +83,15 @@ class SACDriven(Algorithm):
         )
         self.sac = SAC(self.obs_dim, self.act_dim, low, high, settings, device)
         self.env_buffer = ReplayBuffer(config.replay_size, self.obs_dim, self.act_dim, device)
-        self.env_steps = 0
         # env step at which exploration ended (None while exploring); the schedule counts from it
         self.exploration_end: int | None = 0 if config.n_initial_exploration_steps == 0 else None
         self.unfinished_episode: list[tuple] = []  # real transitions waiting for their episode's end
 
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        return self.sac.act(obs_t, deterministic).cpu().numpy()
+    def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        return self.sac.act(obs, deterministic)
+
+    def pop_diagnostics(self) -> dict[str, float]:
+        return {**self.diagnostics, **self.sac.pop_diagnostics()}
 
     def exploration_action(self) -> np.ndarray:
         """Action during the initial exploration steps: uniform over the box (softlearning, MBPO)."""
@@ -106,10 +105,9 @@ class SACDriven(Algorithm):
             action = self.exploration_action()
         else:
             action = self.act(self.env.obs[None], deterministic=False)[0]
-        obs, next_obs, reward, terminated = self.env.step(action)
+        obs, next_obs, reward, terminated, episode_over = self.env.step(action)
         transition = (obs, action, reward, next_obs, terminated)
         self.env_steps += 1
-        episode_over = self.env.episode_length == 0
         if self.config.real_data_insert == "step":
             self.env_buffer.add(*transition)
         else:
@@ -137,28 +135,3 @@ class SACDriven(Algorithm):
         """SAC updates run after each post-exploration step once the pool holds ``min_pool_size`` samples."""
         since = self.steps_since_exploration()
         return since is not None and since > 0 and len(self.env_buffer) >= self.config.min_pool_size
-
-    def pop_train_return(self) -> float:
-        return self.env.pop_train_return()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "env_steps": self.env_steps,
-            "exploration_end": self.exploration_end,
-            "unfinished_episode": list(self.unfinished_episode),
-            "sac": self.sac.state_dict(),
-            "sac_extra": self.sac.extra_state(),
-            "env_buffer": self.env_buffer.state_dict(),
-            "env": self.env.state_dict(),
-            "rng": rng_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.env_steps = state["env_steps"]
-        self.exploration_end = state["exploration_end"]
-        self.unfinished_episode = list(state["unfinished_episode"])
-        self.sac.load_state_dict(state["sac"])
-        self.sac.load_extra_state(state["sac_extra"])
-        self.env_buffer.load_state_dict(state["env_buffer"])
-        self.env.load_state_dict(state["env"])
-        set_rng_state(state["rng"])

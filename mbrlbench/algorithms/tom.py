@@ -24,10 +24,11 @@ import torch
 from pydantic import Field
 
 from mbrlbench.algorithms import mbpo
-from mbrlbench.algorithms.base import set_rng_state
-from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig, model_io
+from mbrlbench.algorithms.base import Fidelity
+from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.classifier import TransitionClassifier, classifier_loss
+from mbrlbench.components.dynamics import model_io
 from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
 from mbrlbench.components.mdn import MixtureDensityModel
 from mbrlbench.components.occupancy import DualValue, effective_sample_size
@@ -145,27 +146,24 @@ def deviations(task: str, config: TOMConfig) -> list[str]:
 
 
 class TOM(MBPO):
-    fidelity: ClassVar = "official-code"
-    weight_keys: ClassVar = (
+    fidelity: ClassVar[Fidelity] = "official-code"
+    weight_keys: ClassVar[tuple[str, ...]] = (
         "tom/weight_mean",
         "tom/weight_max",
         "tom/weight_ess",
         "tom/weight_newest",
         "tom/weight_oldest",
     )
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = (
+        *MBPO.checkpoint_attrs,
+        "dual",
+        "dual.optimizer",
+        "initial_obs",
+        "disc",
+        "disc_optimizer",
+    )
 
     def __init__(self, config: TOMConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
-        learned = config.weighting == "tom"
-        extra = (
-            *self.weight_keys,
-            *(["tom/disc_acc"] if learned and config.disc else []),
-            *(["tom/q_loss"] if learned else []),
-        )
-        self.diagnostic_keys = (
-            *MBPO.diagnostic_keys[: -len(self.sac_diagnostic_keys)],
-            *extra,
-            *self.sac_diagnostic_keys,
-        )
         super().__init__(config, task, device, seed)
         self.config: TOMConfig = config
         self.dual = DualValue(
@@ -182,6 +180,16 @@ class TOM(MBPO):
         self.disc_optimizer: torch.optim.Optimizer | None = None
         self.initial_obs: list[np.ndarray] = []  # first observation of every real episode (the dual's s0)
 
+    @classmethod
+    def extra_keys(cls, config: MBPOConfig) -> tuple[str, ...]:
+        assert isinstance(config, TOMConfig)
+        learned = config.weighting == "tom"
+        return (
+            *cls.weight_keys,
+            *(["tom/disc_acc"] if learned and config.disc else []),
+            *(["tom/q_loss"] if learned else []),
+        )
+
     def build_model(self) -> MixtureDensityModel | ProbabilisticEnsemble:
         c = self.config
         if c.model == "ensemble":
@@ -197,7 +205,7 @@ class TOM(MBPO):
         return super().exploration_action()
 
     def env_step(self) -> None:
-        if self.env.episode_length == 0:
+        if self.env.at_episode_start:
             self.initial_obs.append(np.array(self.env.obs, dtype=np.float32))
         super().env_step()
 
@@ -224,7 +232,7 @@ class TOM(MBPO):
             idx = torch.randint(data.obs.shape[0], (data.obs.shape[0],), device=data.obs.device)
             data = Batch(*(x[idx] for x in data))
             weights = None if weights is None else weights[idx]
-        common = {
+        common: dict[str, Any] = {
             "weights": weights,
             "weight_mode": c.weight_mode,
             "batch_size": c.model_batch_size,
@@ -250,7 +258,7 @@ class TOM(MBPO):
         n = data.obs.shape[0]
         if not self.weighting_started():
             ones = {k: 1.0 for k in self.weight_keys}
-            self.last.update(ones)
+            self.diagnostics.update(ones)
             return None
         if c.disc:
             reward = self.train_discriminator(self.env_buffer.recent(c.policy_pool_size), data)
@@ -262,7 +270,7 @@ class TOM(MBPO):
         if not bool(weights.sum() > 0):  # all-zero ratio estimate: nothing to weight by, fall back to uniform
             weights = torch.ones_like(weights)
         k = min(c.policy_pool_size, n)
-        self.last.update(
+        self.diagnostics.update(
             {
                 "tom/weight_mean": float(weights.mean()),
                 "tom/weight_max": float(weights.max()),
@@ -281,10 +289,8 @@ class TOM(MBPO):
         of every buffer row, TOM's reward ``log sigma(D) - log(1 - sigma(D))``."""
         c = self.config
         if self.disc is None or c.disc_reinit:
-            self.disc = TransitionClassifier(self.obs_dim, self.act_dim, c.disc_hidden, layers=2).to(self.device)
-            params = self.disc.parameters() if c.disc_train_input_trunks else self.disc.head.parameters()
-            self.disc_optimizer = adam(params, lr=c.disc_lr)
-        assert self.disc_optimizer is not None
+            self.build_discriminator()
+        assert self.disc is not None and self.disc_optimizer is not None
         pos = torch.cat([recent.obs, recent.act, recent.next_obs], dim=-1)
         rows = torch.cat([data.obs, data.act, data.next_obs], dim=-1)
         for _ in range(c.disc_passes):  # official: one pass = the newest pool in shuffled minibatches
@@ -297,7 +303,7 @@ class TOM(MBPO):
         with torch.no_grad():
             neg = rows[torch.randint(rows.shape[0], (pos.shape[0],), device=self.device)]
             _, accuracy = classifier_loss(self.disc, pos, neg)
-            self.last["tom/disc_acc"] = float(accuracy)
+            self.diagnostics["tom/disc_acc"] = float(accuracy)
             return torch.cat([self.disc.forward_flat(part) for part in rows.split(65_536)])
 
     def train_dual_value(self, data: Batch, reward: torch.Tensor) -> None:
@@ -318,31 +324,15 @@ class TOM(MBPO):
                 data.done[r],
                 self.policy_sample,
             )
-        self.last["tom/q_loss"] = float(loss_sum) / c.q_steps
+        self.diagnostics["tom/q_loss"] = float(loss_sum) / c.q_steps
 
-    # --------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
-        state = {
-            **super().state_dict(),
-            "dual": self.dual.state_dict(),
-            "dual_opt": self.dual.optimizer.state_dict(),
-            "initial_obs": np.stack(self.initial_obs) if self.initial_obs else np.zeros((0, self.obs_dim), np.float32),
-        }
-        if self.disc is not None and self.disc_optimizer is not None and not self.config.disc_reinit:
-            state["disc"] = self.disc.state_dict()
-            state["disc_opt"] = self.disc_optimizer.state_dict()
-        return state
+    def build_discriminator(self) -> None:
+        """A fresh discriminator and its optimizer (every fit with ``disc_reinit``, else once)."""
+        c = self.config
+        self.disc = TransitionClassifier(self.obs_dim, self.act_dim, c.disc_hidden, layers=2).to(self.device)
+        params = self.disc.parameters() if c.disc_train_input_trunks else self.disc.head.parameters()
+        self.disc_optimizer = adam(params, lr=c.disc_lr)
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.dual.load_state_dict(state["dual"])
-        self.dual.optimizer.load_state_dict(state["dual_opt"])
-        self.initial_obs = list(state["initial_obs"])
-        if "disc" in state:
-            c = self.config
-            self.disc = TransitionClassifier(self.obs_dim, self.act_dim, c.disc_hidden, layers=2).to(self.device)
-            self.disc.load_state_dict(state["disc"])
-            params = self.disc.parameters() if c.disc_train_input_trunks else self.disc.head.parameters()
-            self.disc_optimizer = adam(params, lr=c.disc_lr)
-            self.disc_optimizer.load_state_dict(state["disc_opt"])
-            set_rng_state(state["rng"])  # building the network above drew from the restored RNG
+    def prepare_load(self, state: dict[str, Any]) -> None:
+        if state["disc"] is not None and self.disc is None:
+            self.build_discriminator()  # its draws are undone: the base restores the RNG last

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, TrainingEnv, rng_state, set_rng_state
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Fidelity
 from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
@@ -74,54 +74,54 @@ def deviations(task: str, config: TRPOConfig) -> list[str]:
     ]
 
 
-class TRPO(Algorithm):
-    fidelity: ClassVar = "paper-text"
-    diagnostic_keys: ClassVar = ("pg/kl", "pg/loss_improvement", "pg/updates", "policy/std", "pg/batch_return")
+class OnPolicyPG(Algorithm):
+    """Model-free on-policy policy gradient: TRPO (``optimizer: trpo``) or PPO (``optimizer: ppo``)."""
+
+    fidelity: ClassVar[Fidelity] = "paper-text"
+    keys: ClassVar[tuple[str, ...]] = ("pg/kl", "pg/loss_improvement", "pg/updates", "policy/std", "pg/batch_return")
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = ("updates", "policy", "optimizer")
 
     def __init__(self, config: TRPOConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
-        self.config, self.device = config, device
-        self.env = TrainingEnv(task.make_env(), seed)
-        obs_dim, act_dim = self.env.env.observation_space.shape[0], self.env.env.action_space.shape[0]
+        super().__init__(config, task, device, seed)
+        self.config: TRPOConfig = config
         self.policy = GaussianMLPPolicy(
-            obs_dim, act_dim, config.policy_hidden, config.policy_layers, config.policy_init_std
+            self.obs_dim, self.act_dim, config.policy_hidden, config.policy_layers, config.policy_init_std
         ).to(device)
         self.baseline = LinearFeatureBaseline(config.baseline_reg)
         self.optimizer = adam(self.policy.parameters(), lr=config.ppo_lr)
-        self.env_steps, self.updates = 0, 0
-        self.last: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys}
+        self.updates = 0
 
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        return self.policy.act(obs_t, deterministic).cpu().numpy()
+    @classmethod
+    def diagnostic_keys_for(cls, config: TRPOConfig) -> tuple[str, ...]:
+        return cls.keys
 
-    def pop_train_return(self) -> float:
-        return self.env.pop_train_return()
+    def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        return self.policy.act(obs, deterministic)
 
     def collect(self) -> list[dict[str, np.ndarray]]:
         """Whole episodes until ``batch_steps`` real steps (the last one completed)."""
         episodes, steps = [], 0
         while steps < self.config.batch_steps:
             obs_l, act_l, rew_l = [], [], []
-            while True:
+            ended = False
+            while not ended:
                 action = self.act(self.env.obs[None], deterministic=False)[0]
-                obs, _, reward, _ = self.env.step(action)
+                obs, _, reward, _, ended = self.env.step(action)
                 obs_l.append(obs)
                 act_l.append(action)
                 rew_l.append(reward)
                 self.env_steps += 1
-                if self.env.episode_length == 0:
-                    break
             episodes.append({"obs": np.asarray(obs_l), "act": np.asarray(act_l), "rew": np.asarray(rew_l)})
             steps += len(rew_l)
         return episodes
 
-    def train(self, until: int) -> dict[str, float]:
-        while self.env_steps < until and not self.should_stop():
+    def _train(self, until: int) -> None:
+        while self.running(until):
             self.update(pad_episodes(self.collect(), self.device))
-        if self.env_steps < until:
-            return {}
-        self.last["policy/std"] = float(self.policy.log_std.detach().exp().mean())
-        return dict(self.last)
+
+    def pop_diagnostics(self) -> dict[str, float]:
+        self.diagnostics["policy/std"] = float(self.policy.log_std.detach().exp().mean())
+        return dict(self.diagnostics)
 
     def update(self, traj: Trajectories) -> None:
         c = self.config
@@ -142,7 +142,7 @@ class TRPO(Algorithm):
         else:
             self.ppo_epochs(traj.obs, traj.act, old_logp, adv, traj.valid)
         self.updates += 1
-        self.last.update(
+        self.diagnostics.update(
             {
                 "pg/kl": float(kl_fn().detach()),
                 "pg/loss_improvement": before - float(loss_fn().detach()),
@@ -151,7 +151,9 @@ class TRPO(Algorithm):
             }
         )
 
-    def ppo_epochs(self, obs, act, old_logp, adv, valid) -> None:
+    def ppo_epochs(
+        self, obs: torch.Tensor, act: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, valid: torch.Tensor
+    ) -> None:
         c = self.config
         keep = valid.reshape(-1) > 0
         obs, act = obs.reshape(-1, obs.shape[-1])[keep], act.reshape(-1, act.shape[-1])[keep]
@@ -165,22 +167,3 @@ class TRPO(Algorithm):
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "env_steps": self.env_steps,
-            "updates": self.updates,
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "env": self.env.state_dict(),
-            "last": dict(self.last),
-            "rng": rng_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.env_steps, self.updates = state["env_steps"], state["updates"]
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.env.load_state_dict(state["env"])
-        self.last = dict(state["last"])
-        set_rng_state(state["rng"])

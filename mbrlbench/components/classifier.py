@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mbrlbench.components.ensemble import Normalizer
 from mbrlbench.components.mlp import mlp
 
 
@@ -50,8 +51,34 @@ class TransitionClassifier(nn.Module):
             x = torch.cat([trunk(p) for trunk, p in zip(self.trunks, parts, strict=True)], dim=-1)
         return self.head(x).squeeze(-1)
 
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
+
+
+class StandardizedClassifier(nn.Module):
+    """MnM's classifier: a plain-MLP ``TransitionClassifier`` on (s, a, s' - s) or (s, a, s'), standardized by
+    the statistics of the latest real data (a std below 1e-6 counts as 1)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int, activation: str, use_delta: bool) -> None:
+        super().__init__()
+        self.use_delta = use_delta
+        self.net = TransitionClassifier(
+            obs_dim, act_dim, hidden, layers, split_trunks=False, activation=ACTIVATIONS[activation]
+        )
+        self.normalizer = Normalizer(2 * obs_dim + act_dim, eps=1e-6)
+
+    def _raw(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([obs, act, next_obs - obs if self.use_delta else next_obs], dim=-1)
+
+    def fit_stats(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> None:
+        self.normalizer.fit(self._raw(obs, act, next_obs))
+
+    def features(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        return self.normalizer(self._raw(obs, act, next_obs))
+
     def forward(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        return self.forward_flat(torch.cat([obs, act, next_obs], dim=-1))
+        """Logit of "real": the estimate of log p(s'|s,a) - log q(s'|s,a)."""
+        return self.net.forward_flat(self.features(obs, act, next_obs))
 
 
 def gradient_penalty(classifier: TransitionClassifier, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:

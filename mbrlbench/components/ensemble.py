@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from mbrlbench.components.buffers import Batch, ReplayBuffer
 from mbrlbench.components.optim import adam
 
 # Kernel choice, by measurement (benchmarks/ensemble_kernels.py, 2-core CPU): one ``baddbmm`` beat a
@@ -106,20 +107,31 @@ class EnsembleMLP(nn.Module):
 
 
 class Normalizer(nn.Module):
-    """Standardizes inputs with statistics of the latest training set (std < 1e-12 -> 1, as MBPO)."""
+    """Standardizes inputs with statistics of the latest training set; a std below ``eps`` counts as 1
+    (MBPO: 1e-12; MnM's classifier: 1e-6)."""
 
-    def __init__(self, dim: int) -> None:
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, dim: int, eps: float = 1e-12) -> None:
         super().__init__()
+        self.eps = eps
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
 
+    @torch.no_grad()
     def fit(self, x: torch.Tensor) -> None:
         self.mean.copy_(x.mean(dim=0))
         std = x.std(dim=0, unbiased=False)
-        self.std.copy_(torch.where(std < 1e-12, torch.ones_like(std), std))
+        self.std.copy_(torch.where(std < self.eps, torch.ones_like(std), std))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+
+def model_io(data: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's training pairs: inputs ``[s, a]``, targets ``[r, s' - s]`` (any leading shape)."""
+    return torch.cat([data.obs, data.act], dim=-1), torch.cat([data.rew[..., None], data.next_obs - data.obs], dim=-1)
 
 
 @dataclass
@@ -172,6 +184,11 @@ class ProbabilisticEnsemble(nn.Module):
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """MBPO's model step: a random elite per row, a sample from its Gaussian -> (next_obs, reward)."""
+        return self.rsample(obs, act)
+
+    def rsample(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sample``, reparameterized (``mean + eps * std`` of a random elite per row): differentiable in the
+        model's parameters and inputs (MnM's model value step, MG's rollouts). Returns (next_obs, reward)."""
         x = self.normalizer(torch.cat([obs, act], dim=-1))
         pick = torch.randint(self.num_elites, (obs.shape[0],), device=obs.device)
         out = self.net.forward_grouped(x, self.elite_idx[pick])
@@ -210,6 +227,21 @@ class ProbabilisticEnsemble(nn.Module):
         if row_weights is None:
             return per_row.mean(dim=1)
         return (per_row * row_weights).sum(dim=1) / row_weights.sum().clamp_min(1e-12)
+
+    def bootstrap_nll(self, buffer: ReplayBuffer, batch_size: int) -> torch.Tensor:
+        """``nll_loss`` on ``batch_size`` rows of ``buffer`` per member, each member its own uniform draw."""
+        E = self.num_members
+        x, y = model_io(buffer.sample(E * batch_size))
+        return self.nll_loss(x.view(E, batch_size, -1), y.view(E, batch_size, -1))
+
+    @torch.no_grad()
+    def refresh_elites(
+        self, inputs: torch.Tensor, targets: torch.Tensor, row_weights: torch.Tensor | None = None
+    ) -> float:
+        """Elites = the ``num_elites`` members of lowest holdout MSE on these rows; returns their mean MSE."""
+        mse = self.mse_per_member(inputs, targets, row_weights)
+        self.elite_idx.copy_(torch.argsort(mse)[: self.num_elites])
+        return float(mse[self.elite_idx].mean())
 
     def fit(
         self,
@@ -283,24 +315,8 @@ class ProbabilisticEnsemble(nn.Module):
         with torch.no_grad():
             for saved, p in zip(snapshot, self.net.parameters(), strict=True):
                 p.copy_(saved)
-        final = self.mse_per_member(x_hold, y_hold, w_hold)
-        self.elite_idx.copy_(torch.argsort(final)[: self.num_elites])
         return FitResult(
             train_loss=float(loss_sum / max(steps, 1)) / E,
-            val_loss=float(final[self.elite_idx].mean()),
+            val_loss=self.refresh_elites(x_hold, y_hold, w_hold),
             epochs=epoch,
         )
-
-    def rsample(
-        self, obs: torch.Tensor, act: torch.Tensor, member: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reparameterized ``sample`` (MnM's model update): ``mean + eps * std`` of member ``member[i]`` for
-        row ``i`` (default: a random elite per row), differentiable in the model's parameters and inputs.
-        Returns (next_obs, reward)."""
-        x = self.normalizer(torch.cat([obs, act], dim=-1))
-        if member is None:
-            member = self.elite_idx[torch.randint(self.num_elites, (obs.shape[0],), device=obs.device)]
-        out = self.net.forward_grouped(x, member)
-        mean, logvar = out.split(self.out_dim, dim=-1)
-        draw = mean + torch.randn_like(mean) * torch.exp(0.5 * self._bound_logvar(logvar))
-        return obs + draw[:, 1:], draw[:, 0]

@@ -7,11 +7,12 @@ is processed in one call, never a Python loop over trajectories.
 - ``GaussianMLPPolicy``: rllab's Gaussian MLP policy (tanh hidden layers, state-independent log-std),
   callable with substituted parameters (``torch.func.functional_call``) for MAML's adapted policies.
 - ``LinearFeatureBaseline``: rllab's time-and-state features fitted by ridge regression, batched over tasks.
-- ``discounted_cumsum`` / ``gae``: returns and generalized advantage estimates.
+- ``discounted_cumsum`` / ``gae`` / ``gae_bootstrapped``: returns and generalized advantage estimates;
+  ``center_advantages``: advantage normalization.
 - ``vpg_loss``: the likelihood-ratio surrogate of MAML's inner step.
 - ``conjugate_gradient`` / ``trpo_step``: natural-gradient step with a KL line search (rllab's
   ``ConjugateGradientOptimizer``: 10 CG iterations, damping 1e-5, backtracking 0.8 x 15).
-- ``ppo_loss``: the clipped surrogate.
+- ``ppo_loss``: the clipped surrogate; ``flat_grad``/``cosine``: flat gradients and their similarity.
 """
 
 from __future__ import annotations
@@ -108,13 +109,35 @@ def gae(
     return discounted_cumsum(deltas, gamma * lam, cont) * valid
 
 
+def gae_bootstrapped(
+    rew: torch.Tensor,
+    value: torch.Tensor,
+    next_value: torch.Tensor,
+    terminal: torch.Tensor,
+    cont: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
+    """GAE along the last axis with explicit bootstraps (MG): ``delta_t = r_t + gamma (1 - terminal_t) V(s'_t) -
+    V(s_t)``, ``A_t = delta_t + gamma lam cont_t A_{t+1}`` (``cont_t`` = 1 while step t+1 continues the same
+    trajectory). Truncations (time limit, batch end, model horizon) bootstrap with ``V(s'_t)``; differentiable.
+    ``gae`` is the case of padded paths: no terminal bootstrap, the value after a path's last step 0."""
+    delta = rew + gamma * (1.0 - terminal) * next_value - value
+    out, running = [], torch.zeros_like(delta[..., 0])
+    for t in range(delta.shape[-1] - 1, -1, -1):
+        running = delta[..., t] + gamma * lam * cont[..., t] * running
+        out.append(running)
+    return torch.stack(out[::-1], dim=-1)
+
+
 def masked_mean(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return (x * valid).sum() / valid.sum().clamp_min(1)
 
 
 def center_advantages(adv: torch.Tensor, valid: torch.Tensor, scale: bool = False) -> torch.Tensor:
     """Zero mean over the valid steps, and with ``scale`` unit (population) std: rllab's ``center_adv`` is
-    ``(A - mean) / (std + 1e-8)`` (``rllab/algos/util.py:7-8``), i.e. ``scale=True``."""
+    ``(A - mean) / (std + 1e-8)`` (``rllab/algos/util.py:7-8``), i.e. ``scale=True``, as PPO's advantage
+    normalization (MG). Differentiable: MG's model gradient keeps its dependence."""
     mean = masked_mean(adv, valid)
     adv = adv - mean
     if scale:
@@ -193,6 +216,19 @@ def adapt(params: Params, inner_loss: Callable[[Params], torch.Tensor], lr: floa
 # --------------------------------------------------------------------------------------------- TRPO
 def flat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def flat_grad(loss: torch.Tensor, params: list[torch.Tensor], create_graph: bool = False) -> torch.Tensor:
+    """``d loss / d params`` as one flat vector; with ``create_graph`` it stays differentiable (MG's model)."""
+    return flat(torch.autograd.grad(loss, params, create_graph=create_graph, retain_graph=create_graph))
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    return (a @ b) / (a.norm() * b.norm()).clamp_min(eps)
+
+
+def detached(params: Params) -> Params:
+    return {k: v.detach() for k, v in params.items()}
 
 
 def conjugate_gradient(fvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int = 10) -> torch.Tensor:

@@ -29,7 +29,7 @@ from mbrlbench.components.buffers import Batch
 from mbrlbench.components.cuda_graphs import GraphedStep
 from mbrlbench.components.ensemble import EnsembleMLP
 from mbrlbench.components.mlp import glorot_, mlp
-from mbrlbench.components.optim import adam
+from mbrlbench.components.optim import adam, frozen
 
 Flavor = Literal["softlearning", "pranz24"]
 PRANZ24_CRITIC_LOSS_CLAMP = 1000.0  # TOM sac/sac.py:81-82 clamp_max(1000.)
@@ -183,9 +183,8 @@ class SAC(nn.Module):
         """Gradients of the policy loss and of the temperature loss toward the target entropy (no step);
         returns the detached (policy loss, alpha, entropy estimate) for the diagnostics."""
         # The actor needs dQ/da only: frozen critic weights skip their weight-gradient matmuls (same result).
-        self.critic.requires_grad_(False)
-        policy_loss, logp, alpha = self.actor_loss(obs)
-        self.critic.requires_grad_(True)
+        with frozen(self.critic):
+            policy_loss, logp, alpha = self.actor_loss(obs)
         self.actor_opt.zero_grad(set_to_none=True)
         policy_loss.backward()
         alpha_loss = -(self.log_alpha * (logp.detach() + self.settings.target_entropy)).mean()
@@ -212,7 +211,8 @@ class SAC(nn.Module):
 
     DIAGNOSTIC_KEYS = ("sac/q_loss", "sac/policy_loss", "sac/alpha", "sac/entropy", "sac/q_mean", "sac/updates")
 
-    def extra_state(self) -> dict:
+    # nn.Module's extra state: ``state_dict``/``load_state_dict`` carry the counters and optimizers too
+    def get_extra_state(self) -> dict:
         return {
             "updates": self.updates,
             "diag_sum": self._diag_sum.cpu(),
@@ -222,10 +222,9 @@ class SAC(nn.Module):
             "alpha_opt": self.alpha_opt.state_dict(),
         }
 
-    def load_extra_state(self, state: dict) -> None:
+    def set_extra_state(self, state: dict) -> None:
         self.updates = state["updates"]
-        count = state["diag_count"]  # checkpoints before actor_update_interval held one count for both
-        self._diag_count = list(count) if isinstance(count, list | tuple) else [count, count]
+        self._diag_count = list(state["diag_count"])
         self._diag_sum.copy_(state["diag_sum"])
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])

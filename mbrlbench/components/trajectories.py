@@ -1,4 +1,5 @@
-"""Trajectory batches for on-policy learners, and MB-MPO's batched model rollouts.
+"""Trajectory batches for on-policy learners, and the model rollouts that produce them: MB-MPO's lockstep
+rollouts (``model_rollouts``) and MG's differentiable ones (``imagine``).
 
 A ``Trajectories`` holds ``[..., N, T, .]`` tensors, a ``valid`` mask and optionally ``time``, the step within
 the path. Real episodes of different lengths are padded into one (one path per row, ``time`` = position).
@@ -17,10 +18,13 @@ import torch
 
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
 from mbrlbench.components.policy_gradient import (
+    GaussianMLPPolicy,
     LinearFeatureBaseline,
     center_advantages,
+    detached,
     discounted_cumsum,
     gae,
+    gae_bootstrapped,
     next_step_continues,
 )
 from mbrlbench.tasks import TerminationFn
@@ -36,13 +40,12 @@ class Trajectories:
     rew: torch.Tensor  # [..., N, T]
     valid: torch.Tensor  # [..., N, T] float
     time: torch.Tensor | None = None  # [..., N, T] step within the path; None: the position along T
+    done: torch.Tensor | None = None  # [..., N, T] float: the step terminated (``imagine``)
+    final_obs: torch.Tensor | None = None  # [..., N, D] the state after the last step, to bootstrap from
 
     def returns(self) -> torch.Tensor:
         """Undiscounted return of each row ``[..., N]`` (of each trajectory when a row is one path)."""
         return (self.rew * self.valid).sum(dim=-1)
-
-    def steps(self) -> int:
-        return int(self.valid.sum())
 
     def continues(self) -> torch.Tensor:
         """``[..., N, T]``: 1 where step t+1 of the row belongs to step t's path (a new path starts at time 0)."""
@@ -142,3 +145,55 @@ def _predict(model: DeterministicEnsemble, obs: torch.Tensor, act: torch.Tensor)
     members = model.members
     next_obs, rew = model.predict(obs.reshape(members, -1, obs_dim), act.reshape(members, -1, act.shape[-1]))
     return next_obs.reshape(tasks, slots, obs_dim), rew.reshape(tasks, slots)
+
+
+def imagine(
+    step_fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    policy: GaussianMLPPolicy,
+    start: torch.Tensor,
+    horizon: int,
+    termination_fn: TerminationFn,
+    low: float,
+    high: float,
+) -> Trajectories:
+    """MG's differentiable model rollouts: one path per start state, all stepping together (one model call
+    per step). Actions are reparameterized through the state with the policy's parameters frozen (``a =
+    mu(s) + std * eps``), so the paths are differentiable in the model but not in the policy, as the
+    score-function gradient needs. A path's state is frozen after it terminates (no garbage that could
+    overflow). ``act`` is the raw action (before clipping); ``valid`` is 1 up to and including the terminal
+    step; ``final_obs`` is the bootstrap state after the last step."""
+    params = detached(policy.params())
+    obs = start
+    alive = torch.ones(start.shape[0], device=start.device, dtype=start.dtype)
+    steps: dict[str, list[torch.Tensor]] = {"obs": [], "act": [], "rew": [], "done": [], "valid": []}
+    for _ in range(horizon):
+        mean, log_std = policy.dist(obs, params)
+        act = mean + torch.randn_like(mean) * log_std.exp()
+        next_obs, rew = step_fn(obs, act.clamp(low, high))
+        done = termination_fn(next_obs).to(start.dtype)
+        for key, value in (("obs", obs), ("act", act), ("rew", rew), ("done", done), ("valid", alive)):
+            steps[key].append(value)
+        alive = alive * (1.0 - done)
+        obs = torch.where(alive[:, None] > 0, next_obs, obs)
+    steps["obs"].append(obs)
+    t = {k: torch.stack(v, dim=1) for k, v in steps.items()}
+    return Trajectories(t["obs"][:, :-1], t["act"], t["rew"], t["valid"], done=t["done"], final_obs=t["obs"][:, -1])
+
+
+def bootstrapped_advantages(
+    traj: Trajectories,
+    value_fn: Callable[[torch.Tensor], torch.Tensor],
+    gamma: float,
+    lam: float,
+    kind: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(advantages, returns) ``[B, H]`` of ``imagine``'s paths: model rewards, GAE with ``value_fn``
+    (bootstrap at the horizon); ``kind="return"``: the bootstrapped discounted return instead of GAE."""
+    assert traj.done is not None and traj.final_obs is not None
+    values = value_fn(torch.cat([traj.obs, traj.final_obs[:, None]], dim=1))  # [B, H+1]
+    done, valid = traj.done, traj.valid
+    rew = traj.rew * valid
+    adv = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], done, 1.0 - done, gamma, lam) * valid
+    full = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], done, 1.0 - done, gamma, 1.0) * valid
+    returns = full + values[:, :-1] * valid
+    return (adv if kind == "gae" else returns), returns
