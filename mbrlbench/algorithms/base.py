@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
 import gymnasium as gym
@@ -18,9 +20,11 @@ from mbrlbench.tasks import TaskSpec
 __all__ = [
     "Algorithm",
     "AlgorithmConfig",
+    "Deviation",
     "Fidelity",
     "TrainControl",
     "TrainingEnv",
+    "render_deviations",
     "rng_state",
     "seed_everything",
     "set_rng_state",
@@ -124,6 +128,27 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _always(task: str, config: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One way a run differs from the paper's or official code's setting. ``text`` may name ``{task}`` and
+    ``{config.<field>}``; ``when(task, config)`` says whether it applies (default: always)."""
+
+    text: str
+    when: Callable[[str, Any], bool] = _always
+
+    def render(self, task: str, config: Any) -> str:
+        return self.text.format(task=task, config=config)
+
+
+def render_deviations(deviations: Sequence[Deviation], task: str, config: Any) -> list[str]:
+    """The texts of the deviations that apply to a run of ``task`` with ``config``, in their order."""
+    return [d.render(task, config) for d in deviations if d.when(task, config)]
+
+
 class TrainControl(Protocol):
     """What the runner hands to ``Algorithm.train``: asked at every env step (a safe point)."""
 
@@ -216,6 +241,12 @@ class Algorithm:
     def pop_train_return(self) -> float:
         """Mean return of the training episodes finished since the last call (NaN if none)."""
         return self.env.pop_train_return()
+
+    @classmethod
+    def checkpoint_rows(cls, config: Any, env_steps: int) -> int:
+        """Transitions held in buffers at the end of an ``env_steps`` run: what makes a checkpoint large (the
+        networks are small beside them); ``validate`` estimates disk use from it. Default: none."""
+        return 0
 
     # ------------------------------------------------------------------ checkpoints
     def _state_names(self) -> tuple[str, ...]:

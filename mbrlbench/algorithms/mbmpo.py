@@ -29,7 +29,7 @@ import torch
 from pydantic import Field, model_validator
 from torch.func import functional_call, vmap
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Fidelity
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Deviation, Fidelity
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.ensemble import model_io
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
@@ -46,6 +46,7 @@ from mbrlbench.components.policy_gradient import (
 from mbrlbench.components.trajectories import Trajectories, advantages, model_rollouts
 from mbrlbench.tasks import TaskSpec
 
+SUMMARY = "Model-based meta-policy optimization: TRPO through a MAML step over a model ensemble (Clavera et al. 2018)"
 SOURCE = "jonasrothfuss/model_ensemble_meta_learning experiments/run_scripts/mf_comparison/mb_mpo_train.py"
 PAPER_METRIC = "mbmpo/pre_update_return"  # the paper plots PrePolicy-AverageReturn (plots/comparison_mf.py:128-130)
 
@@ -106,22 +107,29 @@ PRESETS: dict[str, dict[str, Any]] = {}
 PAPER_ENV_STEPS = {t: 401_000 for b in ("halfcheetah", "hopper", "walker2d", "ant") for t in (b, f"{b}_h200")}
 
 
-def deviations(task: str, config: MBMPOConfig) -> list[str]:
-    out = [
+DEVIATIONS = (
+    Deviation(
         "gymnasium v5 MuJoCo instead of the rllab envs (other time steps, rewards and observations): "
-        "returns are not comparable with the paper's",
+        "returns are not comparable with the paper's"
+    ),
+    Deviation(
         "the models predict the reward with the next state, clipped to +-1000 (official: analytic reward "
-        "functions of rllab envs, clipped to +-1000)",
-        "no weight normalization in the model MLPs",
+        "functions of rllab envs, clipped to +-1000)"
+    ),
+    Deviation("no weight normalization in the model MLPs"),
+    Deviation(
         "outer TRPO step with exact Fisher-vector products (double backprop); official: float32 central "
-        "finite differences with step 1/|theta|, which agree with them to about 0.3%",
-        "every real transition is stored for the models (official drops the last transition of each path)",
-    ]
-    if not task.endswith("_h200"):
-        out.append(f"{task} is not a horizon-200 task: the paper's setting is horizon 200")
-    if not config.meta_learning:
-        out.append("ME-TRPO here: one TRPO step per meta-step on imagined data, no model-validation early stop")
-    return out
+        "finite differences with step 1/|theta|, which agree with them to about 0.3%"
+    ),
+    Deviation("every real transition is stored for the models (official drops the last transition of each path)"),
+    Deviation(
+        "{task} is not a horizon-200 task: the paper's setting is horizon 200", lambda t, c: not t.endswith("_h200")
+    ),
+    Deviation(
+        "ME-TRPO here: one TRPO step per meta-step on imagined data, no model-validation early stop",
+        lambda t, c: not c.meta_learning,
+    ),
+)
 
 
 def stacked(params: list[Params]) -> Params:
@@ -235,6 +243,12 @@ class MBMPO(Algorithm):
     @classmethod
     def diagnostic_keys_for(cls, config: MBMPOConfig) -> tuple[str, ...]:
         return cls.keys
+
+    @classmethod
+    def checkpoint_rows(cls, config: MBMPOConfig, env_steps: int) -> int:
+        """The real-data FIFO: the completed samples stored (about the nominal env steps; the first
+        iteration's completed episodes may hold more), capped at ``buffer_size``."""
+        return min(config.buffer_size, env_steps)
 
     # ------------------------------------------------------------------------- acting
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
@@ -406,3 +420,6 @@ class MBMPO(Algorithm):
         value = float(np.mean(self.finished_returns)) if self.finished_returns else float("nan")
         self.finished_returns = []
         return value
+
+
+ALGORITHM, CONFIG = MBMPO, MBMPOConfig

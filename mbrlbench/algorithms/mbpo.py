@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Fidelity
+from mbrlbench.algorithms.base import Deviation, Fidelity
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
 from mbrlbench.components.buffers import Batch, ReplayBuffer
 from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_buffer_size, model_io
@@ -24,6 +24,7 @@ from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
 from mbrlbench.components.rollouts import DynamicsModel, branched_rollout, rollout_length
 from mbrlbench.tasks import TaskSpec
 
+SUMMARY = "Model-Based Policy Optimization (Janner et al. 2019)"
 SOURCE = "jannerm/mbpo@ac694ff examples/config/<env>/0.py + examples/development/base.py"
 
 
@@ -79,16 +80,24 @@ PAPER_ENV_STEPS = {
 }
 
 
-def deviations(task: str, config: MBPOConfig) -> list[str]:
-    """How a run of this task differs from the official MBPO setting."""
-    out = ["gymnasium v5 env on MuJoCo 3.3 instead of gym v2 on MuJoCo 1.50 (v5: healthy reward only while healthy)"]
-    if task.startswith("walker2d"):
-        out.append("Walker2d-v5 fixes the left-foot friction: dynamics differ from v2")
-    if task.startswith(("ant", "humanoid")):
-        out.append("truncated obs via v5 include_* flags; v5 reward (Ant-v5 contact cost on), predicted by the model")
-    if task.startswith("hopper"):
-        out.append("termination checks |obs[1:]| < 100 on both sides (official checks only the upper bound)")
-    return out
+# How a run differs from the official setting; TOM and MnM share these (``MBPO.env_deviations``).
+ENV_DEVIATIONS: tuple[Deviation, ...] = (
+    Deviation(
+        "gymnasium v5 env on MuJoCo 3.3 instead of gym v2 on MuJoCo 1.50 (v5: healthy reward only while healthy)"
+    ),
+    Deviation(
+        "Walker2d-v5 fixes the left-foot friction: dynamics differ from v2", lambda t, c: t.startswith("walker2d")
+    ),
+    Deviation(
+        "truncated obs via v5 include_* flags; v5 reward (Ant-v5 contact cost on), predicted by the model",
+        lambda t, c: t.startswith(("ant", "humanoid")),
+    ),
+    Deviation(
+        "termination checks |obs[1:]| < 100 on both sides (official checks only the upper bound)",
+        lambda t, c: t.startswith("hopper"),
+    ),
+)
+DEVIATIONS = ENV_DEVIATIONS
 
 
 class MBPO(SACDriven):
@@ -110,6 +119,11 @@ class MBPO(SACDriven):
         "model_buffer",
     )
 
+    # registry data the MBPO family shares (TOM's and MnM's modules may import only the class)
+    env_deviations: ClassVar[tuple[Deviation, ...]] = ENV_DEVIATIONS
+    mbpo_presets: ClassVar[dict[str, dict[str, Any]]] = PRESETS
+    mbpo_env_steps: ClassVar[dict[str, int]] = PAPER_ENV_STEPS
+
     def __init__(self, config: MBPOConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
         super().__init__(config, task, device, seed)
         self.config: MBPOConfig = config
@@ -126,6 +140,11 @@ class MBPO(SACDriven):
     def extra_keys(cls, config: MBPOConfig) -> tuple[str, ...]:
         """A subclass's columns between MBPO's and SAC's."""
         return ()
+
+    @classmethod
+    def checkpoint_rows(cls, config: MBPOConfig, env_steps: int) -> int:
+        """The real pool plus the model buffer at its largest (the schedule's longest rollouts)."""
+        return super().checkpoint_rows(config, env_steps) + model_buffer_size(config, max(config.rollout_schedule[2:]))
 
     def build_model(self) -> ProbabilisticEnsemble:
         return ensemble_from_config(self.config, self.obs_dim, self.act_dim)
@@ -205,3 +224,6 @@ class MBPO(SACDriven):
     def transform_real(self, batch: Batch) -> Batch:
         """Hook: what a subclass does to the real rows of a SAC batch (MnM's log-form reward)."""
         return batch
+
+
+ALGORITHM, CONFIG = MBPO, MBPOConfig

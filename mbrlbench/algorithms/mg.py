@@ -31,7 +31,7 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call
 
-from mbrlbench.algorithms.base import Algorithm, Fidelity
+from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_io
 from mbrlbench.components.mlp import mlp
@@ -52,6 +52,7 @@ from mbrlbench.components.policy_gradient import (
 from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.tasks import TaskSpec, action_bounds
 
+SUMMARY = "Model Gradient: model trained to match real policy gradients, PPO/TRPO backbone (Jia et al. 2024)"
 SOURCE = (
     "doi 10.1007/s11704-023-3150-5 (abstract only; no public code): interpretation; L2 form from PAML "
     "(arXiv 2003.00030); PPO settings from openai/baselines ppo2 defaults.mujoco()"
@@ -153,19 +154,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 PAPER_ENV_STEPS = {"hopper": 125_000, "walker2d": 300_000, "halfcheetah": 400_000, "ant": 300_000, "humanoid": 300_000}
 
 
-def deviations(task: str, config: MGConfig) -> list[str]:
-    """How a run differs from the paper (whose settings are unknown beyond the abstract)."""
-    out = [
-        "only the abstract is public: loss, backbone and settings are an interpretation (docs/algorithms/mg.md)",
-        "env-step budget: MBPO's for the task (the MG paper's budgets are unknown)",
-        "gymnasium v5 env on MuJoCo 3.3",
-        "PPO without observation normalization and with a constant lr (baselines: VecNormalize, annealed lr)",
-    ]
-    if task == "inverted_pendulum":
-        out.append("InvertedPendulum is not in the paper (CPU check task)")
-    if config.model_objective == "mle":
-        out.append("model trained by maximum likelihood only (the paper's 'traditional MBRL' baseline)")
-    return out
+# How a run differs from the paper (whose settings are unknown beyond the abstract).
+DEVIATIONS = (
+    Deviation("only the abstract is public: loss, backbone and settings are an interpretation (docs/algorithms/mg.md)"),
+    Deviation("env-step budget: MBPO's for the task (the MG paper's budgets are unknown)"),
+    Deviation("gymnasium v5 env on MuJoCo 3.3"),
+    Deviation("PPO without observation normalization and with a constant lr (baselines: VecNormalize, annealed lr)"),
+    Deviation("InvertedPendulum is not in the paper (CPU check task)", lambda t, c: t == "inverted_pendulum"),
+    Deviation(
+        "model trained by maximum likelihood only (the paper's 'traditional MBRL' baseline)",
+        lambda t, c: c.model_objective == "mle",
+    ),
+)
 
 
 # ----------------------------------------------------------------------------------------- the math
@@ -236,6 +236,12 @@ class MG(Algorithm):
             "ended": np.zeros(n, np.float32),  # terminated or truncated: the next row is a new episode
         }
         self.batch_count = 0
+
+    @classmethod
+    def checkpoint_rows(cls, config: MGConfig, env_steps: int) -> int:
+        """The NLL pool and the holdout (split by stride) plus the real batch being collected."""
+        held = int(env_steps * config.holdout_ratio) + 1
+        return min(config.replay_size, env_steps) + min(config.max_holdout, held) + config.batch_steps
 
     @classmethod
     def diagnostic_keys_for(cls, config: MGConfig) -> tuple[str, ...]:
@@ -488,3 +494,6 @@ class MG(Algorithm):
             return total
 
         trpo_step(list(self.policy.parameters()), loss_fn, kl_fn, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
+
+
+ALGORITHM, CONFIG = MG, MGConfig

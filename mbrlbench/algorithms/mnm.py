@@ -21,8 +21,7 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms import mbpo
-from mbrlbench.algorithms.base import Fidelity
+from mbrlbench.algorithms.base import Deviation, Fidelity
 from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.classifier import StandardizedClassifier, classifier_loss
@@ -30,6 +29,7 @@ from mbrlbench.components.ensemble import ProbabilisticEnsemble, model_io
 from mbrlbench.components.optim import adam, frozen
 from mbrlbench.tasks import TaskSpec
 
+SUMMARY = "Mismatched No More: classifier-augmented reward and model value step on MBPO (Eysenbach et al. 2022)"
 SOURCE = (
     "arXiv 2110.02758 (abstract) + ben-eysenbach/mnm experiments.ipynb (tabular bound); deep-RL code not public: "
     "interpretation on the MBPO core (jannerm/mbpo@5cbe2fa settings)"
@@ -98,22 +98,24 @@ class MnMConfig(MBPOConfig):
     )
 
 
-PRESETS = mbpo.PRESETS
-PAPER_ENV_STEPS = mbpo.PAPER_ENV_STEPS
+PRESETS = MBPO.mbpo_presets
+PAPER_ENV_STEPS = MBPO.mbpo_env_steps
 
 
-def deviations(task: str, config: MnMConfig) -> list[str]:
-    """How a run differs from the paper: all of MBPO's env deviations, plus that this is an interpretation."""
-    out = [
-        "no public deep-RL code: an interpretation of the paper's bound (docs/algorithms/mnm.md)",
-        "MBPO's per-task settings and schedule; the paper's MuJoCo hyperparameters were not verified",
-        *mbpo.deviations(task, config),
-    ]
-    if config.reward_lambda != 1.0:
-        out.append(f"reward_lambda {config.reward_lambda} (the bound weighs the KL term by 1)")
-    if config.reward_form == "raw":
-        out.append("raw reward r + lambda*logit (the notebook's VMBPO form), not the bound's (1-gamma) log r")
-    return out
+# How a run differs from the paper: all of MBPO's env deviations, plus that this is an interpretation.
+DEVIATIONS = (
+    Deviation("no public deep-RL code: an interpretation of the paper's bound (docs/algorithms/mnm.md)"),
+    Deviation("MBPO's per-task settings and schedule; the paper's MuJoCo hyperparameters were not verified"),
+    *MBPO.env_deviations,
+    Deviation(
+        "reward_lambda {config.reward_lambda} (the bound weighs the KL term by 1)",
+        lambda t, c: c.reward_lambda != 1.0,
+    ),
+    Deviation(
+        "raw reward r + lambda*logit (the notebook's VMBPO form), not the bound's (1-gamma) log r",
+        lambda t, c: c.reward_form == "raw",
+    ),
+)
 
 
 def augmented_reward(rew: torch.Tensor, logit: torch.Tensor, config: MnMConfig) -> torch.Tensor:
@@ -292,3 +294,6 @@ class MnM(MBPO):
         if self.config.reward_form == "raw":
             return batch
         return batch._replace(rew=base_reward(batch.rew, self.config))
+
+
+ALGORITHM, CONFIG = MnM, MnMConfig

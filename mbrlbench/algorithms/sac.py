@@ -10,10 +10,11 @@ from typing import Any, ClassVar
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms import mbpo
+from mbrlbench.algorithms.base import Deviation
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
 from mbrlbench.tasks import TaskSpec
 
+SUMMARY = "Soft actor-critic, model-free baseline of the MBPO paper"
 SOURCE = "Haarnoja et al. 2018 (arXiv 1812.05905) via softlearning defaults, as the MBPO paper compares"
 
 
@@ -27,12 +28,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Same exploration as MBPO's inverted_pendulum preset, so the two differ only in the model.
     "inverted_pendulum": {"n_initial_exploration_steps": 500},
 }
-# The MBPO paper's SAC curves run past MBPO's budgets; use MBPO's so both sides meet in one suite.
-PAPER_ENV_STEPS = mbpo.PAPER_ENV_STEPS
+# PAPER_ENV_STEPS: the MBPO paper's SAC curves run past MBPO's budgets; the registry gives SAC MBPO's, so both
+# sides meet in one suite.
 
 
-def deviations(task: str, config: SACConfig) -> list[str]:
-    return ["gymnasium v5 env on MuJoCo 3.3 instead of gym v2 (the SAC paper's curves)"]
+DEVIATIONS = (Deviation("gymnasium v5 env on MuJoCo 3.3 instead of gym v2 (the SAC paper's curves)"),)
 
 
 class SAC(SACDriven):
@@ -52,3 +52,6 @@ class SAC(SACDriven):
             if self.learning:
                 for _ in range(self.config.updates_per_step):
                     self.sac.update(self.env_buffer.sample(self.config.batch_size))
+
+
+ALGORITHM, CONFIG = SAC, SACConfig

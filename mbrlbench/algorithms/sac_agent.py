@@ -87,6 +87,10 @@ class SACDriven(Algorithm):
         self.exploration_end: int | None = 0 if config.n_initial_exploration_steps == 0 else None
         self.unfinished_episode: list[tuple] = []  # real transitions waiting for their episode's end
 
+    @classmethod
+    def checkpoint_rows(cls, config: SACConfigFields, env_steps: int) -> int:
+        return min(env_steps, config.replay_size)
+
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         return self.sac.act(obs, deterministic)
 

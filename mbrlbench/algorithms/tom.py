@@ -23,8 +23,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms import mbpo
-from mbrlbench.algorithms.base import Fidelity
+from mbrlbench.algorithms.base import Deviation, Fidelity
 from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.classifier import TransitionClassifier, classifier_loss
@@ -35,6 +34,7 @@ from mbrlbench.components.occupancy import DualValue, effective_sample_size
 from mbrlbench.components.optim import adam
 from mbrlbench.tasks import TaskSpec
 
+SUMMARY = "Transition occupancy matching: MBPO with a policy-weighted model fit (Ma et al. 2023)"
 SOURCE = "kausiksivakumar/TOM@4d196c3 mbpo.py, smodice_pytorch.py, discriminator_pytorch.py, mdn.py"
 
 
@@ -134,15 +134,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 PAPER_ENV_STEPS = {"hopper": 125_000, "walker2d": 300_000, "halfcheetah": 300_000, "ant": 300_000, "humanoid": 300_000}
 
 
-def deviations(task: str, config: TOMConfig) -> list[str]:
-    """How a run of this task differs from the official TOM setting."""
-    out = mbpo.deviations(task, config)
-    if task == "inverted_pendulum":
-        out.append("InvertedPendulum is not in the TOM paper (500 initial steps, as MBPO's pendulum config)")
-    out.append("dual-value initial states drawn with replacement (official: all of them when fewer than a batch)")
-    if config.model == "ensemble":
-        out.append("MBPO's ensemble instead of the paper's mixture density network (--model ensemble)")
-    return out
+DEVIATIONS = (
+    *MBPO.env_deviations,
+    Deviation(
+        "InvertedPendulum is not in the TOM paper (500 initial steps, as MBPO's pendulum config)",
+        lambda t, c: t == "inverted_pendulum",
+    ),
+    Deviation("dual-value initial states drawn with replacement (official: all of them when fewer than a batch)"),
+    Deviation(
+        "MBPO's ensemble instead of the paper's mixture density network (--model ensemble)",
+        lambda t, c: c.model == "ensemble",
+    ),
+)
 
 
 class TOM(MBPO):
@@ -336,3 +339,6 @@ class TOM(MBPO):
     def prepare_load(self, state: dict[str, Any]) -> None:
         if state["disc"] is not None and self.disc is None:
             self.build_discriminator()  # its draws are undone: the base restores the RNG last
+
+
+ALGORITHM, CONFIG = TOM, TOMConfig

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Fidelity
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Deviation, Fidelity
 from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
@@ -28,6 +28,7 @@ from mbrlbench.components.policy_gradient import (
 from mbrlbench.components.trajectories import Trajectories, advantages, pad_episodes
 from mbrlbench.tasks import TaskSpec
 
+SUMMARY = "Model-free TRPO with MB-MPO's policy class (the MB-MPO paper's baseline)"
 SOURCE = "rllab TRPO / PPO (Schulman et al. 2015, 2017), as compared in MB-MPO's mf_comparison"
 
 
@@ -67,11 +68,12 @@ PRESETS: dict[str, dict[str, Any]] = {}
 PAPER_ENV_STEPS = {t: 401_000 for b in ("halfcheetah", "hopper", "walker2d", "ant") for t in (b, f"{b}_h200")}
 
 
-def deviations(task: str, config: TRPOConfig) -> list[str]:
-    return [
-        "gymnasium v5 MuJoCo instead of the rllab envs: returns are not comparable with the MB-MPO paper's",
-        "the paper's model-free runs used their own batch sizes, which were not read; 4,000 steps here",
-    ]
+DEVIATIONS = (
+    Deviation("gymnasium v5 MuJoCo instead of the rllab envs: returns are not comparable with the MB-MPO paper's"),
+    Deviation("the paper's model-free runs used their own batch sizes, which were not read; 4,000 steps here"),
+)
+# rllab's AverageReturn: the stochastic policy's episodes of each iteration, as MB-MPO's
+PAPER_METRIC = "train_return"
 
 
 class OnPolicyPG(Algorithm):
@@ -167,3 +169,6 @@ class OnPolicyPG(Algorithm):
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
+
+
+ALGORITHM, CONFIG = OnPolicyPG, TRPOConfig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mbrlbench.algorithms import ALGORITHMS
 from mbrlbench.suite import RunSpec
 from mbrlbench.tasks import TaskSpec
 
@@ -14,24 +15,19 @@ _DIMS: dict[str, tuple[int, int]] = {}
 def _dims(task: TaskSpec) -> tuple[int, int]:
     if task.name not in _DIMS:
         env = task.make_env()
-        _DIMS[task.name] = env.observation_space.shape[0], env.action_space.shape[0]
+        obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
+        assert obs_shape is not None and act_shape is not None
+        _DIMS[task.name] = obs_shape[0], act_shape[0]
         env.close()
     return _DIMS[task.name]
 
 
 def estimate_checkpoint_bytes(spec: RunSpec) -> int:
-    """Largest checkpoint of the run: filled buffers at the end of training (networks are negligible)."""
+    """Largest checkpoint of the run: filled buffers at the end of training (networks are negligible), from
+    the algorithm's own count (``AlgorithmEntry.checkpoint_rows``)."""
     obs_dim, act_dim = _dims(spec.task)
     row = (2 * obs_dim + act_dim + 2) * BYTES_PER_FLOAT
-    cfg = spec.config
-    real = min(spec.env_steps, getattr(cfg, "replay_size", spec.env_steps))
-    model = 0
-    if hasattr(cfg, "rollout_batch_size"):
-        max_len = max(cfg.rollout_schedule[2:]) if hasattr(cfg, "rollout_schedule") else 1
-        model = int(
-            cfg.model_retain_epochs * max_len * cfg.rollout_batch_size * cfg.epoch_length / cfg.model_train_freq
-        )
-    return (real + model) * row
+    return ALGORITHMS[spec.algorithm].checkpoint_rows(spec.config, spec.env_steps) * row
 
 
 def human_bytes(n: float) -> str:
