@@ -19,7 +19,7 @@ program per start, tests/test_learning.py).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -35,7 +35,7 @@ class PointMassEnv(gym.Env):
     """A damped point mass on a line; its state is exactly saved and restored by ``get_sim_state`` /
     ``set_sim_state`` (``TrainingEnv`` uses these for checkpoints; the RNG is the env's ``np_random``)."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium reads it as a class attribute
 
     def __init__(self) -> None:
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)

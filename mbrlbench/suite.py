@@ -4,6 +4,7 @@ semantic checks against the registries, and expansion into one ``RunSpec`` per r
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -150,7 +151,7 @@ class _CountingLoader(yaml.SafeLoader):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
                 raise SuiteError(f"more than {MAX_ALIASES:,} YAML aliases; suite files are bounded")
-        return super().compose_node(parent, index)  # type: ignore[misc]
+        return super().compose_node(parent, index)
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -227,9 +228,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> KeyPath:
     return tuple(path)
 
 
-def _schema_message(errors: list[dict[str, Any]], data: Any) -> SuiteError:
+def _schema_message(errors: Sequence[Mapping[str, Any]], data: Any) -> SuiteError:
     """The most specific schema error as one line, with the allowed keys or values."""
-    by_path: dict[KeyPath, list[dict[str, Any]]] = {}
+    by_path: dict[KeyPath, list[Mapping[str, Any]]] = {}
     for err in errors:
         by_path.setdefault(_data_path(err["loc"], data), []).append(err)
     path = max(by_path, key=len)
@@ -251,10 +252,10 @@ def _schema_message(errors: list[dict[str, Any]], data: Any) -> SuiteError:
 def _config_error(err: ValidationError, prefix: KeyPath, config_cls: type[AlgorithmConfig]) -> SuiteError:
     first = err.errors()[0]
     key = first["loc"][0] if first["loc"] else None
-    if first["type"] == "extra_forbidden":
-        return SuiteError(f"unknown hyperparameter; allowed: {', '.join(config_cls.model_fields)}", (*prefix, key))
     if key is None:
         return SuiteError(first["msg"].removeprefix("Value error, "), prefix)
+    if first["type"] == "extra_forbidden":
+        return SuiteError(f"unknown hyperparameter; allowed: {', '.join(config_cls.model_fields)}", (*prefix, key))
     inner = "".join(f"[{p}]" for p in first["loc"][1:])
     doc = config_cls.model_fields[str(key)].description if str(key) in config_cls.model_fields else None
     return SuiteError(

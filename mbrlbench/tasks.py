@@ -143,6 +143,8 @@ def get_task(name: str) -> TaskSpec:
 
 def action_bounds(env: gym.Env) -> tuple[float, float]:
     """The action box as scalars (every task here has one bound for all dimensions)."""
-    low, high = env.action_space.low, env.action_space.high
+    space = env.action_space
+    assert isinstance(space, gym.spaces.Box), space
+    low, high = space.low, space.high
     assert math.isclose(float(low.min()), float(low.max())) and math.isclose(float(high.min()), float(high.max()))
     return float(low.min()), float(high.max())

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mbrlbench.report import plots, stats, tables
-from mbrlbench.report.load import load_runs
+from mbrlbench.report.load import Loaded, load_runs
 from mbrlbench.report.references import REFERENCES, normalization, official_mbpo_curves, paper_results
 from mbrlbench.rundir import REFERENCE_FOLDER
 
@@ -145,7 +145,7 @@ def build_report(
 def _index(
     out: Path,
     path: Path,
-    loaded,
+    loaded: Loaded,
     runs: pd.DataFrame,
     returns: pd.DataFrame,
     claims: pd.DataFrame,
@@ -154,11 +154,25 @@ def _index(
     delta: float,
     result: ReportResult,
 ) -> Path:
+    """index.md: the runs, the figures, the tables, the protocol, the versions and the warnings."""
+    lines = [*_runs_section(path, runs), *_figures_section(out)]
+    lines += [
+        "## Returns at the papers' step counts",
+        "",
+        "Files: [returns.md](returns.md), [returns.csv](returns.csv), [returns.tex](returns.tex).",
+        "",
+        tables.returns_markdown(returns),
+    ]
+    lines += ["## The papers' claims, tested on these runs", "", tables.claims_markdown(claims)]
+    lines += _aggregate_section(aggregate, scores)
+    lines += [_protocol_text(delta), *_versions_section(loaded)]
+    if result.warnings:
+        lines += ["## Warnings", "", *[f"- {w}" for w in result.warnings], ""]
+    return tables.write(out / "index.md", "\n".join(lines))
+
+
+def _runs_section(path: Path, runs: pd.DataFrame) -> list[str]:
     states = runs["state"].value_counts().to_dict()
-    versions = {}
-    for config in loaded.configs.values():
-        versions.update(config.get("recorded", {}).get("versions", {}))
-    report_versions = {p: metadata.version(p) for p in ("pandas", "scipy", "matplotlib")}
     lines = [
         f"# mbrlbench report: `{path}`",
         "",
@@ -167,8 +181,6 @@ def _index(
         f"Tasks: {', '.join(sorted(runs['task'].unique()))}. "
         f"Algorithms: {', '.join(sorted(runs['algorithm'].unique()))}.",
         "",
-    ]
-    lines += [
         "## Runs",
         "",
         "| task | algorithm | seed | state | env step / budget | last return | fidelity |",
@@ -180,49 +192,53 @@ def _index(
             f"| {r.task} | {r.algorithm} | {r.seed} | {r.state} | {r.last_step:,} / {budget} | "
             f"{r.last_return:,.1f} | {r.fidelity} |"
         )
+    return lines
+
+
+def _figures_section(out: Path) -> list[str]:
     figures = [
         ("Learning curves", "curves"),
         ("Return against wall-clock time", "wallclock"),
         ("Aggregate normalized scores", "aggregate"),
         ("Performance profiles", "profiles"),
     ]
-    lines += ["", "## Figures", ""]
+    lines = ["", "## Figures", ""]
     for title, stem in figures:
         if (out / f"{stem}.png").exists():
             pdf = f" ([pdf]({stem}.pdf))" if (out / f"{stem}.pdf").exists() else ""
             lines += [f"### {title}{pdf}", "", f"![{title}]({stem}.png)", ""]
-    lines += [
-        "## Returns at the papers' step counts",
+    return lines
+
+
+def _aggregate_section(aggregate: pd.DataFrame, scores: pd.DataFrame) -> list[str]:
+    if not len(aggregate):
+        return ["## Aggregate metrics", "", "No task here has a normalization (random and paper reference).", ""]
+    norms = []
+    for task in sorted(scores["task"].unique()):
+        norm = normalization(task)
+        if norm is not None:
+            norms.append("{}: 0 = {:,.1f}, 1 = {:,.1f} ({})".format(task, *norm))
+    return [
+        "## Aggregate metrics",
         "",
-        "Files: [returns.md](returns.md), [returns.csv](returns.csv), [returns.tex](returns.tex).",
+        tables.aggregate_markdown(aggregate),
+        "Normalization: " + "; ".join(norms) + ".",
         "",
-        tables.returns_markdown(returns),
     ]
-    lines += ["## The papers' claims, tested on these runs", "", tables.claims_markdown(claims)]
-    if len(aggregate):
-        norms = [
-            "{}: 0 = {:,.1f}, 1 = {:,.1f} ({})".format(t, *normalization(t)) for t in sorted(scores["task"].unique())
-        ]
-        lines += [
-            "## Aggregate metrics",
-            "",
-            tables.aggregate_markdown(aggregate),
-            "Normalization: " + "; ".join(norms) + ".",
-            "",
-        ]
-    else:
-        lines += ["## Aggregate metrics", "", "No task here has a normalization (random and paper reference).", ""]
-    lines += [
-        _protocol_text(delta),
+
+
+def _versions_section(loaded: Loaded) -> list[str]:
+    versions: dict[str, str] = {}
+    for config in loaded.configs.values():
+        versions.update(config.get("recorded", {}).get("versions", {}))
+    report_versions = {p: metadata.version(p) for p in ("pandas", "scipy", "matplotlib")}
+    return [
         "## Versions",
         "",
         "Runs: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".",
         "Report: " + ", ".join(f"{k} {v}" for k, v in report_versions.items()) + f". References: `{REFERENCES}`.",
         "",
     ]
-    if result.warnings:
-        lines += ["## Warnings", "", *[f"- {w}" for w in result.warnings], ""]
-    return tables.write(out / "index.md", "\n".join(lines))
 
 
 def _summary(console: Console, returns: pd.DataFrame, claims: pd.DataFrame) -> None:

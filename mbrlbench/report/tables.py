@@ -132,6 +132,8 @@ def claims_table(curves: pd.DataFrame) -> pd.DataFrame:
             continue
         for task in tasks:
             step = _common_step(curves, task, [ours, baseline])
+            if step is None:
+                continue
             a = stats.values_at_step(curves[(curves["task"] == task) & (curves["algorithm"] == ours)], step)
             b = stats.values_at_step(curves[(curves["task"] == task) & (curves["algorithm"] == baseline)], step)
             a_vals, b_vals = a["value"].dropna().to_numpy(), b["value"].dropna().to_numpy()
@@ -164,6 +166,8 @@ def normalized_scores(curves: pd.DataFrame) -> pd.DataFrame:
             continue
         zero, one, _ = norm
         step = _common_step(curves, task, list(curves["algorithm"].unique()))
+        if step is None:
+            continue
         at = stats.values_at_step(curves[curves["task"] == task], step)
         for _, r in at.dropna(subset=["value"]).iterrows():
             rows.append(

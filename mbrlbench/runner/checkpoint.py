@@ -9,7 +9,7 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import torch
 
@@ -52,7 +52,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     try:
         with open(tmp, "wb") as f:
             if FAULT and fault_now("disk_full"):
-                torch.save(state, _FaultyFile(f, room=1024))
+                torch.save(state, cast(IO[bytes], _FaultyFile(f, room=1024)))
             else:
                 torch.save(state, f)
             if FAULT and fault_now("checkpoint"):  # a kill halfway through the write

@@ -149,16 +149,6 @@ class RunControl:
         return bool(self.run.stop) or self.run.checkpoint_due()
 
 
-def _train_until(algo: Algorithm, until: int, control: RunControl) -> dict[str, float]:
-    """TRANSITIONAL (issue 16, removed once every algorithm takes ``train(until, control)``)."""
-    import inspect
-
-    if "control" in inspect.signature(algo.train).parameters:
-        return algo.train(until, control)  # type: ignore[call-arg]
-    algo.should_stop = control.should_stop  # type: ignore[method-assign]
-    return algo.train(until)
-
-
 class RunLifecycle:
     """One run from its folder's lock to its final state; ``run()`` returns that state."""
 
@@ -200,7 +190,11 @@ class RunLifecycle:
             evaluator: Evaluator | None = None
             try:
                 self._open(action)
-                with _Heartbeat(lambda: (lock.heartbeat(), self.status.write())):
+                def beat() -> None:
+                    lock.heartbeat()
+                    self.status.write()
+
+                with _Heartbeat(beat):
                     algo = self._start_or_resume(action)
                     evaluator = Evaluator(self.spec)
                     state = self._train(algo, evaluator)
@@ -260,7 +254,7 @@ class RunLifecycle:
         while algo.env_steps < spec.env_steps:
             # the next eval point after the current step (iteration-based algorithms may overshoot)
             until = min((algo.env_steps // spec.eval_every + 1) * spec.eval_every, spec.env_steps)
-            diagnostics = _train_until(algo, until, control)
+            diagnostics = algo.train(until, control)
             if algo.env_steps < until:  # stopped early at a safe point
                 self.checkpoint()
                 if self.stop:

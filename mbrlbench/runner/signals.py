@@ -49,5 +49,5 @@ def stop_on_signals(stop: StopFlag, forward: Callable[[], None] | None = None, c
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for signum, old in previous.items():
+            signal.signal(signum, old)

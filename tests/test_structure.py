@@ -1,0 +1,56 @@
+"""The package's shape, checked from its source (benchmarks/import_graph.py): the report stands apart from the
+runner, the tasks and torch; algorithm modules import no other algorithm except the base class they extend;
+no function grows past 80 lines."""
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import import_graph  # noqa: E402
+
+REPORT_MUST_NOT_REACH = ("torch", "gymnasium", "mujoco", "mbrlbench.tasks", "mbrlbench.suite")
+
+
+def test_report_reaches_neither_runner_nor_tasks_nor_torch():
+    _, edges = import_graph.graph()
+    for module in ("mbrlbench.report.build", "mbrlbench.report.load", "mbrlbench.rundir"):
+        reached = import_graph.reach(module, edges, lazy=True)
+        bad = [m for m in reached if m in REPORT_MUST_NOT_REACH or m.startswith(("mbrlbench.runner", "mbrlbench.alg"))]
+        assert not bad, (module, bad)
+
+
+def test_the_graph_sees_real_edges():
+    """The checker itself: it must find the edges that do exist (else the test above proves nothing)."""
+    _, edges = import_graph.graph()
+    pairs = {(e.source, e.target) for e in edges}
+    assert ("mbrlbench.report.load", "mbrlbench.rundir") in pairs
+    assert ("mbrlbench.runner.lifecycle", "torch") in pairs
+    assert "torch" in import_graph.reach("mbrlbench.runner.lifecycle", edges)
+
+
+def test_algorithm_modules_import_only_their_base_class():
+    for path in sorted((ROOT / "mbrlbench" / "algorithms").glob("*.py")):
+        if path.name in ("__init__.py", "base.py"):
+            continue
+        tree = ast.parse(path.read_text())
+        bases = {
+            b.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            for b in node.bases
+            if isinstance(b, ast.Name)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mbrlbench.algorithms"):
+                if node.module in ("mbrlbench.algorithms.base",):
+                    continue
+                names = {alias.name for alias in node.names}
+                assert node.module != "mbrlbench.algorithms", f"{path.name} imports the registry"
+                assert names <= bases, f"{path.name} imports {names - bases} from {node.module}, not a base class"
+
+
+def test_no_function_longer_than_80_lines():
+    assert import_graph.long_functions(80) == []
