@@ -242,8 +242,12 @@ def report(
     steps: Annotated[str | None, typer.Option(help="Extra env steps for the returns table, e.g. 50000,100000.")] = None,
     reference: Annotated[Path | None, typer.Option(help="Another paper_results.csv to compare against.")] = None,
     delta: Annotated[float, typer.Option(help="Equivalence margin as a fraction of the paper's value.")] = 0.10,
+    metrics: Annotated[
+        str | None,
+        typer.Option(help="progress.csv columns to draw, one figure each, e.g. model/kstep_error_5,sac/alpha."),
+    ] = None,
 ) -> None:
-    """Learning curves, returns against the papers with verdicts, claims, aggregates, wall-clock."""
+    """Learning curves, returns against the papers with verdicts, claims, aggregates, wall-clock, diagnostics."""
     from mbrlbench.report.build import FORMATS, NoRuns, build_report
 
     formats = tuple(f.strip() for f in format.split(",") if f.strip())
@@ -260,9 +264,10 @@ def report(
         raise fail_input(f"--reference {reference}: no such file")
     if not 0 < delta < 1:
         raise fail_input(f"--delta {delta}: allowed: a fraction between 0 and 1")
+    metric_list = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else []
     try:
-        result = build_report(path, out, formats, step_list, reference, delta, console=err_console)
-    except NoRuns as err:
+        result = build_report(path, out, formats, step_list, reference, delta, err_console, metric_list)
+    except (NoRuns, UserInputError) as err:
         raise fail_input(str(err)) from None
     err_console.print(f"report: {len(result.files)} files in {result.out} ({result.seconds:.1f} s)")
 

@@ -314,3 +314,34 @@ def test_claim_verdicts_need_five_seeds_and_respect_the_claim_kind():
     assert claim_verdict(0.35, 0.6, seeds=5, kind="better") == "inconclusive"
     assert claim_verdict(0.35, 0.6, seeds=5, kind="competitive") == "supported"
     assert claim_verdict(0.05, 0.25, seeds=5, kind="competitive") == "contradicted"
+
+
+def test_metric_figures_draw_the_mean_over_seeds(tmp_path):
+    """``--metrics`` and the default diagnostics figure: one panel row per metric, each algorithm's line is
+    the mean over its seeds of that column; an unknown column is a one-line error naming the logged ones."""
+    steps = [1000, 2000, 3000]
+    for seed, scale in enumerate((1.0, 2.0, 3.0)):
+        kstep = {"model/kstep_error_1": [0.1 * scale] * 3, "model/kstep_error_5": [0.5 * scale, 0.4 * scale, 0.3]}
+        make_run(tmp_path, "hopper", "mbpo", seed, steps, [100.0, 200.0, 300.0], extra={**kstep, "sac/alpha": 0.2})
+    curves = load_runs(tmp_path).curves
+    assert plots.default_diagnostics(list(curves.columns)) == [
+        "model/kstep_error_1",
+        "model/kstep_error_5",
+        "sac/alpha",
+    ]
+    fig = plots.metric_figure(curves, ["model/kstep_error_5"])
+    (line,) = fig.axes[0].lines
+    np.testing.assert_allclose(line.get_xdata(), steps)
+    np.testing.assert_allclose(line.get_ydata(), [1.0, 0.8, 0.3])  # means of (0.5, 1, 1.5), (0.4, .8, 1.2), .3
+    out = tmp_path / "report"
+    build_report(tmp_path / "syn", out, formats=("png", "md"), metrics=["sac/alpha"])
+    assert mpimg.imread(out / "diagnostics.png").shape[0] > mpimg.imread(out / "metric-sac-alpha.png").shape[0]
+    index = (out / "index.md").read_text()
+    assert "diagnostics.png" in index and "metric-sac-alpha.png" in index
+    proc = subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", "report", str(tmp_path / "syn"), "--metrics", "sac/nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "sac/nope" in proc.stderr and "model/kstep_error_5" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -11,6 +11,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from mbrlbench.errors import UserInputError
 from mbrlbench.report import plots, stats, tables
 from mbrlbench.report.load import Loaded, load_runs
 from mbrlbench.report.references import REFERENCES, normalization, official_mbpo_curves, paper_results
@@ -81,7 +82,9 @@ def build_report(
     reference: Path | None = None,
     delta: float = 0.10,
     console: Console | None = None,
+    metrics: list[str] | None = None,
 ) -> ReportResult:
+    """Everything ``mbrlbench report`` writes; ``metrics``: progress.csv columns to draw one figure each."""
     start = time.time()
     console = console or Console(stderr=True)
     path = Path(path)
@@ -92,29 +95,16 @@ def build_report(
     own_runs = loaded.runs[~loaded.runs["reference"].astype(bool)]
     if own.empty:
         raise NoRuns(f"{path}: no readable run (no progress.csv with rows under it)")
-    ref_curves = loaded.curves[loaded.curves["reference"].astype(bool)] if len(loaded.curves) else None
-    repo_reference = REPO_REFERENCE
-    if (
-        (ref_curves is None or ref_curves.empty)
-        and repo_reference.exists()
-        and path.resolve() != repo_reference.resolve()
-    ):
-        ref_curves = load_runs(repo_reference).curves
+    unknown = [m for m in metrics or [] if m not in own.columns]
+    if unknown:
+        logged = sorted(c for c in own.columns if "/" in c)
+        raise UserInputError(f"--metrics {','.join(unknown)}: not logged by these runs; logged: {', '.join(logged)}")
     out = Path(out) if out else path / "report"
     out.mkdir(parents=True, exist_ok=True)
     result = ReportResult(out=out, warnings=list(loaded.warnings))
     papers = paper_results(reference)
     fmt = list(formats)
-
-    result.files += plots.learning_curves(
-        own,
-        papers,
-        official_mbpo_curves(),
-        out / "curves",
-        fmt,
-        ref_curves if ref_curves is not None and len(ref_curves) else None,
-    )
-    result.files += plots.wallclock(own, out / "wallclock", fmt)
+    result.files += _figures(own, papers, _reference_curves(loaded, path), out, fmt, metrics or [])
     returns = tables.returns_table(own, own_runs, papers, steps or [], delta)
     claims = tables.claims_table(own)
     scores = tables.normalized_scores(own)
@@ -140,6 +130,38 @@ def build_report(
     result.seconds = time.time() - start
     _summary(console, returns, claims)
     return result
+
+
+def _reference_curves(loaded: Loaded, path: Path) -> pd.DataFrame | None:
+    """Reference runs under PATH, else this checkout's results/reference (never the working directory's)."""
+    curves = loaded.curves
+    ref = curves[curves["reference"].astype(bool)] if len(curves) else None
+    if (ref is None or ref.empty) and REPO_REFERENCE.exists() and path.resolve() != REPO_REFERENCE.resolve():
+        ref = load_runs(REPO_REFERENCE).curves
+    return ref if ref is not None and len(ref) else None
+
+
+def metric_stem(metric: str) -> str:
+    """File stem of a metric's figure: ``model/kstep_error_5`` -> ``metric-model-kstep_error_5``."""
+    return "metric-" + metric.replace("/", "-")
+
+
+def _figures(
+    own: pd.DataFrame,
+    papers: pd.DataFrame,
+    ref_curves: pd.DataFrame | None,
+    out: Path,
+    fmt: list[str],
+    metrics: list[str],
+) -> list[Path]:
+    files = plots.learning_curves(own, papers, official_mbpo_curves(), out / "curves", fmt, ref_curves)
+    files += plots.wallclock(own, out / "wallclock", fmt)
+    diagnostics = plots.default_diagnostics([c for c in own.columns if own[c].notna().any()])
+    if diagnostics:
+        files += plots.metric_curves(own, diagnostics, out / "diagnostics", fmt)
+    for metric in metrics:
+        files += plots.metric_curves(own, [metric], out / metric_stem(metric), fmt)
+    return files
 
 
 def _index(
@@ -199,6 +221,8 @@ def _figures_section(out: Path) -> list[str]:
     figures = [
         ("Learning curves", "curves"),
         ("Return against wall-clock time", "wallclock"),
+        ("Diagnostics: model k-step error, critic bias, temperature", "diagnostics"),
+        *((f"Metric {p.stem.removeprefix('metric-')}", p.stem) for p in sorted(out.glob("metric-*.png"))),
         ("Aggregate normalized scores", "aggregate"),
         ("Performance profiles", "profiles"),
     ]

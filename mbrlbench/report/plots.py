@@ -7,6 +7,7 @@ below the panels, clear of the data.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -61,16 +62,29 @@ def _legend(fig: plt.Figure, axes: list[plt.Axes]) -> None:
     fig.tight_layout(rect=(0, 0.06 + 0.03 * math.ceil(len(handles) / 4), 1, 1))
 
 
-def _seed_matrix(df: pd.DataFrame, x: str = "env_step") -> tuple[np.ndarray, np.ndarray, int]:
-    pivot = df.pivot_table(index="run_dir", columns=x, values="eval_return_mean", aggfunc="last")
+def _seed_matrix(
+    df: pd.DataFrame, x: str = "env_step", value: str = "eval_return_mean"
+) -> tuple[np.ndarray, np.ndarray, int]:
+    pivot = df.pivot_table(index="run_dir", columns=x, values=value, aggfunc="last", dropna=False)
     return pivot.columns.to_numpy(dtype=float), pivot.to_numpy(dtype=float), pivot.shape[0]
 
 
-def draw_mean_band(ax: plt.Axes, df: pd.DataFrame, label: str, color, dashed: bool = False) -> None:
+def draw_mean_band(
+    ax: plt.Axes,
+    df: pd.DataFrame,
+    label: str,
+    color: tuple[float, float, float],
+    dashed: bool = False,
+    value: str = "eval_return_mean",
+) -> None:
     """Mean over seeds, and a 95% percentile-bootstrap band where >= 3 seeds have a value."""
-    steps, matrix, _ = _seed_matrix(df)
+    steps, matrix, _ = _seed_matrix(df, value=value)
+    if not np.isfinite(matrix).any():
+        return
     counts = np.sum(~np.isnan(matrix), axis=0)
-    mean = np.nanmean(np.where(np.isnan(matrix), np.nan, matrix), axis=0)
+    with warnings.catch_warnings():  # a step where no seed logged the value: NaN, drawn as a gap
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(matrix, axis=0)
     low, high = np.full(len(steps), np.nan), np.full(len(steps), np.nan)
     full = counts == matrix.shape[0]
     if full.any():
@@ -185,6 +199,54 @@ def wallclock(curves: pd.DataFrame, path_stem: Path, formats: list[str]) -> list
         ax.grid(alpha=0.3)
     _legend(fig, axes)
     return _save(fig, path_stem, formats)
+
+
+DIAGNOSTIC_DEFAULTS = (
+    ("model/kstep_error_", "model k-step error (normalized)"),
+    ("sac/q_bias", "critic bias: Q(s0, a0) - discounted return"),
+    ("sac/alpha", "SAC temperature alpha"),
+)
+
+
+def default_diagnostics(columns: list[str]) -> list[str]:
+    """The columns ``diagnostics.png`` shows where present: the model's k-step errors (every k logged), the
+    critic's bias and SAC's temperature."""
+    chosen = []
+    for prefix, _ in DIAGNOSTIC_DEFAULTS:
+        chosen += sorted((c for c in columns if c.startswith(prefix)), key=_kstep_order)
+    return chosen
+
+
+def _kstep_order(column: str) -> tuple[int, str]:
+    tail = column.rpartition("_")[2]
+    return (int(tail), column) if tail.isdigit() else (10**9, column)
+
+
+def metric_curves(curves: pd.DataFrame, metrics: list[str], path_stem: Path, formats: list[str]) -> list[Path]:
+    return _save(metric_figure(curves, metrics), path_stem, formats)
+
+
+def metric_figure(curves: pd.DataFrame, metrics: list[str]) -> plt.Figure:
+    """One row of panels per metric, one panel per task: each algorithm's mean over seeds with a bootstrap
+    band, as ``curves.png`` does for the return. Algorithms that do not log a metric are left out of its row."""
+    tasks = sorted(curves["task"].unique())
+    algorithms = sorted(curves["algorithm"].unique(), key=lambda a: (a not in KNOWN_ORDER, a))
+    cols = len(tasks)
+    fig, grid = plt.subplots(len(metrics), cols, figsize=(5.2 * cols, 3.6 * len(metrics) + 0.7), squeeze=False)
+    for row, metric in zip(grid, metrics, strict=True):
+        for ax, task in zip(row, tasks, strict=True):
+            here = curves[curves["task"] == task]
+            for algo in algorithms:
+                sub = here[here["algorithm"] == algo]
+                if metric in sub and sub[metric].notna().any():
+                    draw_mean_band(ax, sub, algo, color_of(algo, algorithms), value=metric)
+            ax.set_title(f"{task}: {metric}", fontsize=10)
+            ax.set_xlabel("env steps")
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.xaxis.set_major_formatter(THOUSANDS)
+            ax.grid(alpha=0.3)
+    _legend(fig, list(grid.flat))
+    return fig
 
 
 def aggregates(table: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
