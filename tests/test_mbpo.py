@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mbrlbench.algorithms import build, resolve_config
-from mbrlbench.algorithms.mbpo import PRESETS, deviations
+from mbrlbench.algorithms import ALGORITHMS, build, resolve_config
+from mbrlbench.algorithms.mbpo import PRESETS
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.tasks import TASKS
 
@@ -118,5 +118,5 @@ def test_presets_and_deviations_follow_the_official_head():
     assert PRESETS["humanoid"]["rollout_schedule"] == (20, 300, 1, 25)  # 7ffb5e4
     config = resolve_config("mbpo", "inverted_pendulum")
     assert config.n_initial_exploration_steps == 500  # c87eaaf: the per-env config wins over base.py
-    assert not any("5000" in d for d in deviations("inverted_pendulum", config))
+    assert not any("5000" in d for d in ALGORITHMS["mbpo"].deviations("inverted_pendulum", config))
     assert config.sac_flavor == "softlearning"

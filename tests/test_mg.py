@@ -120,8 +120,10 @@ def _filled(name: str = "mg", **overrides):
     for _ in range(algo.config.batch_steps):
         algo.env_step()
     real = algo.real_batch()
-    algo.add_model_data(real)
-    algo.model.normalizer.fit(torch.cat([algo.train_buffer.all().obs, algo.train_buffer.all().act], dim=-1))
+    algo.model_data.add(
+        real["obs"], real["act"].clamp(algo.low, algo.high), real["rew"], real["next_obs"], real["terminal"]
+    )
+    algo.model.normalizer.fit(torch.cat([algo.model_data.train.all().obs, algo.model_data.train.all().act], dim=-1))
     g_real = algo.policy_grad(real["obs"], real["act"], real["grad_adv"], real["valid"])
     return algo, real, g_real
 
@@ -205,8 +207,8 @@ def test_iterations_write_finite_diagnostics(name, overrides):
 
 def test_holdout_stride_and_clipped_actions():
     algo, real, _ = _filled(holdout_ratio=0.25)
-    assert len(algo.holdout_buffer) == 50 and len(algo.train_buffer) == 150
-    acts = torch.cat([algo.train_buffer.all().act, algo.holdout_buffer.all().act])
+    assert len(algo.model_data.holdout) == 50 and len(algo.model_data.train) == 150
+    acts = torch.cat([algo.model_data.train.all().act, algo.model_data.holdout.all().act])
     assert acts.abs().max().item() <= algo.high  # the model sees what the env received
     assert real["act"].abs().max().item() > algo.high  # the policy's raw Gaussian samples are kept for log pi
 

@@ -28,6 +28,7 @@ __all__ = [
     "rng_state",
     "seed_everything",
     "set_rng_state",
+    "space_dims",
 ]
 
 
@@ -74,7 +75,7 @@ class TrainingEnv:
         return value
 
     def state_dict(self) -> dict[str, Any]:
-        u = self.env.unwrapped
+        u: Any = self.env.unwrapped  # a MuJoCo env (model, data) or point_mass (get/set_sim_state)
         if hasattr(u, "get_sim_state"):  # a simulator of ours without MuJoCo (point_mass): its own exact state
             sim = {"sim_state": u.get_sim_state()}
         else:
@@ -94,7 +95,7 @@ class TrainingEnv:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        u = self.env.unwrapped
+        u: Any = self.env.unwrapped
         if "sim_state" in state:
             u.set_sim_state(state["sim_state"])
         else:
@@ -105,6 +106,13 @@ class TrainingEnv:
         self.obs = state["obs"]
         self.episode_return, self.episode_length = state["episode_return"], state["episode_length"]
         self.finished_returns = list(state["finished_returns"])
+
+
+def space_dims(env: gym.Env) -> tuple[int, int]:
+    """(observation dim, action dim) of a flat-box env."""
+    obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
+    assert obs_shape is not None and act_shape is not None
+    return int(obs_shape[0]), int(act_shape[0])
 
 
 def seed_everything(seed: int) -> None:
@@ -186,8 +194,7 @@ class Algorithm:
         self.config, self.task, self.device, self.seed = config, task, device, seed
         if self.uses_training_env:
             self.env = TrainingEnv(task.make_env(), seed)
-            self.obs_dim = int(self.env.env.observation_space.shape[0])
-            self.act_dim = int(self.env.env.action_space.shape[0])
+            self.obs_dim, self.act_dim = space_dims(self.env.env)
         self.env_steps = 0
         self.diagnostics: dict[str, float] = {k: float("nan") for k in self.diagnostic_keys}
         self.diagnostics.update({k: 0.0 for k in self.counter_keys})

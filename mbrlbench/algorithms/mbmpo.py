@@ -20,6 +20,7 @@ An iteration is atomic: ``train(until)`` finishes the iteration it is in, so it 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ import torch
 from pydantic import Field, model_validator
 from torch.func import functional_call, vmap
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Deviation, Fidelity
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Deviation, Fidelity, space_dims
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.ensemble import model_io
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
@@ -218,8 +219,7 @@ class MBMPO(Algorithm):
         # one real env per adapted policy, reset at the start of every sampling: no env state between iterations
         self.envs: list[gym.Env] = [task.make_env() for _ in range(config.meta_batch_size)]
         self.side_env: gym.Env = task.make_env()  # resets for imagined start states
-        self.obs_dim = self.side_env.observation_space.shape[0]
-        self.act_dim = self.side_env.action_space.shape[0]
+        self.obs_dim, self.act_dim = space_dims(self.side_env)
         self.policy = GaussianMLPPolicy(
             self.obs_dim, self.act_dim, config.policy_hidden, config.policy_layers, config.policy_init_std
         ).to(device)
@@ -245,7 +245,7 @@ class MBMPO(Algorithm):
         return cls.keys
 
     @classmethod
-    def checkpoint_rows(cls, config: MBMPOConfig, env_steps: int) -> int:
+    def checkpoint_rows(cls, config: Any, env_steps: int) -> int:
         """The real-data FIFO: the completed samples stored (about the nominal env steps; the first
         iteration's completed episodes may hold more), capped at ``buffer_size``."""
         return min(config.buffer_size, env_steps)
@@ -268,7 +268,7 @@ class MBMPO(Algorithm):
 
     def real_act(self, params: list[Params] | None, random: bool = False) -> Callable[[np.ndarray], np.ndarray]:
         """``act`` for ``sample_real``: env i runs task ``i // (envs / tasks)``'s policy, or uniform actions."""
-        space = self.side_env.action_space
+        space: Any = self.side_env.action_space  # a Box
         if random:
             rng = np.random.default_rng(self.draw_seed())
             return lambda obs: rng.uniform(space.low, space.high, (len(obs), self.act_dim)).astype(np.float32)
@@ -364,7 +364,7 @@ class MBMPO(Algorithm):
 
     def meta_step(self) -> None:
         c = self.config
-        theta = dict(self.policy.named_parameters())
+        theta: Params = dict(self.policy.named_parameters())
         pre = self.rollouts(None)
         pre_adv = advantages(pre, self.baseline, c.gamma, c.gae_lambda, c.center_advantages, c.center_advantages)
         tasks = range(c.meta_batch_size)
@@ -375,7 +375,7 @@ class MBMPO(Algorithm):
         def adapted_all() -> list[Params]:
             if not c.meta_learning:
                 return [theta] * c.meta_batch_size
-            return [adapt(theta, lambda p, t=t: inner(t, p), c.inner_lr) for t in tasks]
+            return [adapt(theta, functools.partial(inner, t), c.inner_lr) for t in tasks]
 
         current = [{k: v.detach() for k, v in p.items()} for p in adapted_all()]
         post = self.rollouts(current) if c.meta_learning else pre

@@ -21,6 +21,7 @@ from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
 from mbrlbench.components.buffers import Batch, ReplayBuffer
 from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_buffer_size, model_io
 from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
+from mbrlbench.components.mdn import MixtureDensityModel
 from mbrlbench.components.rollouts import DynamicsModel, branched_rollout, rollout_length
 from mbrlbench.tasks import TaskSpec
 
@@ -142,11 +143,12 @@ class MBPO(SACDriven):
         return ()
 
     @classmethod
-    def checkpoint_rows(cls, config: MBPOConfig, env_steps: int) -> int:
+    def checkpoint_rows(cls, config: Any, env_steps: int) -> int:
         """The real pool plus the model buffer at its largest (the schedule's longest rollouts)."""
         return super().checkpoint_rows(config, env_steps) + model_buffer_size(config, max(config.rollout_schedule[2:]))
 
-    def build_model(self) -> ProbabilisticEnsemble:
+    def build_model(self) -> ProbabilisticEnsemble | MixtureDensityModel:
+        """MBPO's ensemble (TOM may build a mixture density network instead)."""
         return ensemble_from_config(self.config, self.obs_dim, self.act_dim)
 
     def _model_buffer_size(self, horizon: int) -> int:

@@ -32,8 +32,7 @@ from torch import nn
 from torch.func import functional_call
 
 from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity
-from mbrlbench.components.buffers import ReplayBuffer
-from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_io
+from mbrlbench.components.dynamics import EnsembleConfigFields, StridedModelData, ensemble_from_config, model_io
 from mbrlbench.components.mlp import mlp
 from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
@@ -46,8 +45,8 @@ from mbrlbench.components.policy_gradient import (
     gae_bootstrapped,
     gaussian_kl,
     ppo_loss,
-    trpo_step,
     vpg_loss,
+    weighted_trpo_step,
 )
 from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.tasks import TaskSpec, action_bounds
@@ -181,35 +180,14 @@ def matching_loss(g_model: torch.Tensor, g_real: torch.Tensor, kind: str) -> tor
 class MG(Algorithm):
     fidelity: ClassVar[Fidelity] = "interpretation"
     keys: ClassVar[tuple[str, ...]] = (
-        "mg/grad_cosine_before",
-        "mg/grad_cosine_after",
-        "mg/grad_cosine_real_split",
-        "mg/grad_norm_real",
-        "mg/grad_norm_model",
-        "mg/iterations",
-        "model/loss",
-        "model/nll",
-        "model/val_loss",
-        "model/fits",
-        "rollout/survival",
-        "policy/updates",
-        "policy/kl",
-        "policy/std",
-        "policy/value_loss",
+        *("mg/grad_cosine_before", "mg/grad_cosine_after", "mg/grad_cosine_real_split", "mg/grad_norm_real"),
+        *("mg/grad_norm_model", "mg/iterations", "model/loss", "model/nll", "model/val_loss", "model/fits"),
+        *("rollout/survival", "policy/updates", "policy/kl", "policy/std", "policy/value_loss"),
     )
     counter_keys: ClassVar[tuple[str, ...]] = ("mg/iterations", "model/fits", "policy/updates")
     checkpoint_attrs: ClassVar[tuple[str, ...]] = (
-        "policy",
-        "value",
-        "policy_opt",
-        "value_opt",
-        "model",
-        "model.optimizer",
-        "train_buffer",
-        "holdout_buffer",
-        "transitions",
-        "batch",
-        "batch_count",
+        *("policy", "value", "policy_opt", "value_opt", "model", "model.optimizer"),
+        *("model_data", "batch", "batch_count"),
     )
 
     def __init__(self, config: MGConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
@@ -223,9 +201,9 @@ class MG(Algorithm):
         self.policy_opt = adam(self.policy.parameters(), lr=c.policy_lr, eps=1e-5)
         self.value_opt = adam(self.value.parameters(), lr=c.value_lr, eps=1e-5)
         self.model = ensemble_from_config(c, self.obs_dim, self.act_dim).to(device)
-        self.train_buffer = ReplayBuffer(c.replay_size, self.obs_dim, self.act_dim, device)
-        self.holdout_buffer = ReplayBuffer(c.max_holdout, self.obs_dim, self.act_dim, device)
-        self.transitions = 0  # real transitions handed to the model data (decides the holdout stride)
+        self.model_data = StridedModelData(
+            c.replay_size, c.max_holdout, c.holdout_ratio, self.obs_dim, self.act_dim, device
+        )
         n = c.batch_steps
         self.batch = {
             "obs": np.zeros((n, self.obs_dim), np.float32),
@@ -238,7 +216,7 @@ class MG(Algorithm):
         self.batch_count = 0
 
     @classmethod
-    def checkpoint_rows(cls, config: MGConfig, env_steps: int) -> int:
+    def checkpoint_rows(cls, config: Any, env_steps: int) -> int:
         """The NLL pool and the holdout (split by stride) plus the real batch being collected."""
         held = int(env_steps * config.holdout_ratio) + 1
         return min(config.replay_size, env_steps) + min(config.max_holdout, held) + config.batch_steps
@@ -316,11 +294,12 @@ class MG(Algorithm):
     def starts(self, real: dict[str, torch.Tensor], n: int) -> torch.Tensor:
         if self.config.start_states == "batch":
             return real["obs"][torch.randint(real["obs"].shape[0], (n,), device=self.device)]
-        return self.train_buffer.sample(n).obs
+        return self.model_data.train.sample(n).obs
 
     def iteration(self) -> None:
         real = self.real_batch()
-        self.add_model_data(real)
+        act = real["act"].clamp(self.low, self.high)  # what the env received
+        self.model_data.add(real["obs"], act, real["rew"], real["next_obs"], real["terminal"])
         # g_real, and the split-half check of how noisy that target is.
         g_real = self.policy_grad(real["obs"], real["act"], real["grad_adv"], real["valid"])
         half = real["obs"].shape[0] // 2
@@ -338,27 +317,16 @@ class MG(Algorithm):
         self.diagnostics["mg/iterations"] += 1
 
     # ------------------------------------------------------------------ the model
-    def add_model_data(self, real: dict[str, torch.Tensor]) -> None:
-        """Every real transition goes to the NLL pool or, by a fixed stride (no RNG), to the holdout."""
-        n, r = real["obs"].shape[0], self.config.holdout_ratio
-        index = torch.arange(self.transitions, self.transitions + n, dtype=torch.float64)
-        hold = torch.floor((index + 1) * r) > torch.floor(index * r)
-        act = real["act"].clamp(self.low, self.high)  # what the env received
-        for buffer, mask in ((self.train_buffer, ~hold), (self.holdout_buffer, hold)):
-            m = mask.to(self.device)
-            buffer.add(real["obs"][m], act[m], real["rew"][m], real["next_obs"][m], real["terminal"][m])
-        self.transitions += n
-
     def model_update(self, real: dict[str, torch.Tensor], g_real: torch.Tensor) -> dict[str, float]:
         c = self.config
-        data = self.train_buffer.all()
+        data = self.model_data.train.all()
         self.model.normalizer.fit(torch.cat([data.obs, data.act], dim=-1))
         params = [p for p in self.model.parameters() if p.requires_grad]
         out: dict[str, float] = {}
         first_mg = c.model_steps - c.matching_steps  # NLL-only steps first, then the gradient-matching steps
         loss_sum = nll_sum = torch.zeros((), device=self.device)
         for step in range(c.model_steps):
-            nll = self.model.bootstrap_nll(self.train_buffer, c.mle_batch_size)
+            nll = self.model.bootstrap_nll(self.model_data.train, c.mle_batch_size)
             loss = nll
             matching = c.model_objective == "mg" and step >= first_mg
             if matching:
@@ -383,7 +351,7 @@ class MG(Algorithm):
             out["mg/grad_norm_model"] = float(g_model.norm())
         g_after = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
         out["mg/grad_cosine_after"] = float(cosine(g_after, g_real))
-        out["model/val_loss"] = self.model.refresh_elites(*model_io(self.holdout_buffer.all()))
+        out["model/val_loss"] = self.model.refresh_elites(*model_io(self.model_data.holdout.all()))
         out["model/loss"] = float(loss_sum) / c.model_steps
         out["model/nll"] = float(nll_sum) / c.model_steps / c.ensemble_size
         out["model/fits"] = self.diagnostics["model/fits"] + 1
@@ -463,7 +431,7 @@ class MG(Algorithm):
                 self.value_opt.step()
                 value_sum = value_sum + vloss.detach()
         if c.backbone == "trpo":
-            self.trpo_update(sources)
+            weighted_trpo_step(self.policy, sources, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
             updates = 1
         else:
             out["policy/clip_frac"] = float(clip_sum) / updates
@@ -475,25 +443,6 @@ class MG(Algorithm):
         out["policy/value_loss"] = float(value_sum) / (c.ppo_epochs * c.ppo_minibatches)
         out["policy/updates"] = self.diagnostics["policy/updates"] + updates
         return out
-
-    def trpo_update(self, sources: list[tuple[float, dict[str, torch.Tensor]]]) -> None:
-        c = self.config
-
-        def loss_fn() -> torch.Tensor:
-            total = torch.zeros((), device=self.device)
-            for weight, s in sources:
-                ratio = (self.policy.log_prob(s["obs"], s["act"]) - s["logp"]).exp()
-                total = total - weight * (ratio * s["adv"]).mean()
-            return total
-
-        def kl_fn() -> torch.Tensor:
-            total = torch.zeros((), device=self.device)
-            for weight, s in sources:
-                mean, log_std = self.policy(s["obs"])
-                total = total + weight * gaussian_kl(s["mean"], s["log_std"], mean, log_std).mean()
-            return total
-
-        trpo_step(list(self.policy.parameters()), loss_fn, kl_fn, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
 
 
 ALGORITHM, CONFIG = MG, MGConfig

@@ -187,18 +187,24 @@ class MnM(MBPO):
         ).to(device)
         self.classifier_opt = adam(self.classifier.parameters(), lr=config.classifier_lr)
         # a second Adam over the dynamics model's parameters, for the model value step (its own lr and moments)
-        self.model_value_opt = adam(self.model.parameters(), lr=config.model_value_lr)
+        self.model_value_opt = adam(self.ensemble.parameters(), lr=config.model_value_lr)
 
     @classmethod
     def diagnostic_keys_for(cls, config: MBPOConfig) -> tuple[str, ...]:
         return (*super().diagnostic_keys_for(config), *cls.mnm_keys)
+
+    @property
+    def ensemble(self) -> ProbabilisticEnsemble:
+        """The model (MnM's is always MBPO's ensemble)."""
+        assert isinstance(self.model, ProbabilisticEnsemble)
+        return self.model
 
     # ------------------------------------------------------------------ classifier
     def _classifier_rows(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Balanced rows: real (s, a, s') and a model sample s'_q for the same (s, a)."""
         real = self.env_buffer.sample(n)
         with torch.no_grad():
-            fake_next, _ = self.model.sample(real.obs, real.act)
+            fake_next, _ = self.ensemble.sample(real.obs, real.act)
         pos = self.classifier.features(real.obs, real.act, real.next_obs)
         neg = self.classifier.features(real.obs, real.act, fake_next)
         return pos, neg
@@ -227,7 +233,7 @@ class MnM(MBPO):
         """-E_{s'~q}[logit C(s, a, s') + gamma (1 - done) V(s')] through reparameterized model samples. The
         classifier and SAC are frozen: the gradient reaches only the model's parameters."""
         with frozen(self.classifier, self.sac):
-            next_obs, _ = self.model.rsample(obs, act)
+            next_obs, _ = self.ensemble.rsample(obs, act)
             logit = self.classifier(obs, act, next_obs)
             done = self.termination_fn(next_obs.detach()).float()
             value = self.soft_value(next_obs)
@@ -237,7 +243,7 @@ class MnM(MBPO):
         """Alternate classifier steps and model value steps; returns (value loss, NLL, MSE after / before)."""
         c = self.config
         px, py = model_io(self.env_buffer.sample(2000))
-        mse_before = self.model.mse_per_member(px, py)[self.model.elite_idx].mean()
+        mse_before = self.ensemble.mse_per_member(px, py)[self.ensemble.elite_idx].mean()
         sums = torch.zeros(2, device=self.device)
         for _ in range(c.model_value_steps):
             self.train_classifier(c.classifier_steps_per_value_step)
@@ -246,13 +252,13 @@ class MnM(MBPO):
             if c.value_actions == "policy":
                 act = self.sac.act(batch.obs, deterministic=False)
             value_loss = self.model_value_loss(batch.obs, act)
-            mle = self.model.bootstrap_nll(self.env_buffer, c.model_batch_size)
+            mle = self.ensemble.bootstrap_nll(self.env_buffer, c.model_batch_size)
             loss = c.model_value_weight * value_loss + c.mle_weight * mle
             self.model_value_opt.zero_grad(set_to_none=True)
             loss.backward()
             self.model_value_opt.step()
             sums += torch.stack([value_loss.detach(), mle.detach()])
-        mse_after = self.model.mse_per_member(px, py)[self.model.elite_idx].mean()
+        mse_after = self.ensemble.mse_per_member(px, py)[self.ensemble.elite_idx].mean()
         if c.model_value_steps == 0:
             return float("nan"), float("nan"), 1.0
         value_mean, mle_mean = (sums / c.model_value_steps).tolist()
@@ -273,7 +279,7 @@ class MnM(MBPO):
         clf_loss = self.train_classifier(c.classifier_steps)
         value_loss, mle_loss, mse_ratio = self.model_value_phase()
         accuracy = self.classifier_accuracy()
-        augmented = AugmentedModel(self.model, self.classifier, c)
+        augmented = AugmentedModel(self.ensemble, self.classifier, c)
         self.rollout(epoch, self.env_buffer.sample(c.rollout_batch_size).obs, fit, model=augmented)
         log_ratio, reward_aug = augmented.means()
         self.diagnostics.update(

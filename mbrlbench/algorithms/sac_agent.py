@@ -3,7 +3,7 @@ buffer, the SAC agent, exploration and real-data insertion, and the checkpoint e
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -88,7 +88,7 @@ class SACDriven(Algorithm):
         self.unfinished_episode: list[tuple] = []  # real transitions waiting for their episode's end
 
     @classmethod
-    def checkpoint_rows(cls, config: SACConfigFields, env_steps: int) -> int:
+    def checkpoint_rows(cls, config: Any, env_steps: int) -> int:
         return min(env_steps, config.replay_size)
 
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:

@@ -33,8 +33,8 @@ class GraphedStep:
 
     def __call__(self, batch: Batch, *flags: bool) -> None:
         if flags in self.graphs:
-            for static, new in zip(self.inputs[flags], batch, strict=True):
-                static.copy_(new)
+            for slot, new in zip(self.inputs[flags], batch, strict=True):
+                slot.copy_(new)
             self.graphs[flags].replay()
         elif flags not in self.warmed:
             side = torch.cuda.Stream()

@@ -1,16 +1,27 @@
 """Model plumbing shared by the algorithms on MBPO's probabilistic ensemble (MBPO, TOM, MnM, MG): the config
-fields of the ensemble, building it from them, the training pairs, and MBPO's model-buffer size."""
+fields of the ensemble, building it from them, the training pairs, MBPO's model-buffer size, and MG's
+strided split of real data into a training pool and a holdout."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
+import torch
 from pydantic import Field, model_validator
+from torch import Tensor
 
+from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.config import AlgorithmConfig
 from mbrlbench.components.ensemble import ProbabilisticEnsemble, model_io
 
-__all__ = ["EnsembleConfigFields", "ensemble_from_config", "model_buffer_size", "model_io", "official_weight_decays"]
+__all__ = [
+    "EnsembleConfigFields",
+    "StridedModelData",
+    "ensemble_from_config",
+    "model_buffer_size",
+    "model_io",
+    "official_weight_decays",
+]
 
 
 def official_weight_decays(layers: int, override: list[float] | None = None) -> list[float]:
@@ -74,3 +85,33 @@ class ModelBufferSchedule(Protocol):
 def model_buffer_size(c: ModelBufferSchedule, horizon: int) -> int:
     """Official ``_reallocate_model_pool``: retain_epochs x model transitions per epoch."""
     return int(c.model_retain_epochs * horizon * c.rollout_batch_size * c.epoch_length / c.model_train_freq)
+
+
+class StridedModelData:
+    """Real transitions for a model trained by gradient steps (MG): each goes to the training pool or, by a
+    fixed stride (no RNG), to the holdout, which keeps the newest ``max_holdout``."""
+
+    def __init__(
+        self, capacity: int, max_holdout: int, holdout_ratio: float, obs_dim: int, act_dim: int, device: torch.device
+    ) -> None:
+        self.train = ReplayBuffer(capacity, obs_dim, act_dim, device)
+        self.holdout = ReplayBuffer(max_holdout, obs_dim, act_dim, device)
+        self.holdout_ratio, self.device = holdout_ratio, device
+        self.transitions = 0  # transitions handed over so far: decides the stride
+
+    def add(self, obs: Tensor, act: Tensor, rew: Tensor, next_obs: Tensor, done: Tensor) -> None:
+        n, r = obs.shape[0], self.holdout_ratio
+        index = torch.arange(self.transitions, self.transitions + n, dtype=torch.float64)
+        hold = torch.floor((index + 1) * r) > torch.floor(index * r)
+        for buffer, mask in ((self.train, ~hold), (self.holdout, hold)):
+            m = mask.to(self.device)
+            buffer.add(obs[m], act[m], rew[m], next_obs[m], done[m])
+        self.transitions += n
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"train": self.train.state_dict(), "holdout": self.holdout.state_dict(), "transitions": self.transitions}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.train.load_state_dict(state["train"])
+        self.holdout.load_state_dict(state["holdout"])
+        self.transitions = state["transitions"]

@@ -86,6 +86,9 @@ class EnsembleMLP(nn.Module):
                 x = self.activation(x)
         return x
 
+    def linears(self) -> list[EnsembleLinear]:
+        return [layer for layer in self.layers if isinstance(layer, EnsembleLinear)]
+
     def forward_grouped(self, x: torch.Tensor, member: torch.Tensor) -> torch.Tensor:
         """Row ``i`` of ``x [N, in]`` through member ``member[i]`` only: no work on other members."""
         order = torch.argsort(member)
@@ -96,7 +99,7 @@ class EnsembleMLP(nn.Module):
             if chunk.shape[0] == 0:
                 continue
             h = chunk
-            for i, layer in enumerate(self.layers):
+            for i, layer in enumerate(self.linears()):
                 h = torch.addmm(layer.bias[e], h, layer.weight[e])
                 if i < len(self.layers) - 1:
                     h = self.activation(h)
@@ -145,6 +148,8 @@ class FitResult:
 
 class ProbabilisticEnsemble(nn.Module):
     """Bootstrap ensemble of Gaussian MLPs with learned soft log-variance bounds and elites."""
+
+    elite_idx: torch.Tensor
 
     def __init__(
         self,
@@ -212,7 +217,7 @@ class ProbabilisticEnsemble(nn.Module):
             per_row = per_row * row_weights
         per_member = per_row.mean(dim=1)
         loss = per_member.sum() + 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
-        for decay, layer in zip(self.weight_decays, self.net.layers, strict=True):
+        for decay, layer in zip(self.weight_decays, self.net.linears(), strict=True):
             loss = loss + decay * 0.5 * (layer.weight**2).sum()
         return loss
 

@@ -105,7 +105,7 @@ class MixtureDensityModel(nn.Module):
                 idx = torch.randint(x.shape[0], (batches_per_epoch * batch_size,), device=x.device)
             loss_sum.zero_()
             for rows in idx.view(batches_per_epoch, batch_size):
-                per_row = self.nll(*self(x[rows]), y[rows])
+                per_row = self.nll(*self.forward(x[rows]), y[rows])
                 loss = (per_row * w_train[rows] * loss_scale).mean() if weight_mode == "loss" else per_row.mean()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -116,7 +116,7 @@ class MixtureDensityModel(nn.Module):
                     break
                 continue
             with torch.no_grad():
-                current = float((self.nll(*self(x_hold), y_hold) * w_hold).mean())
+                current = float((self.nll(*self.forward(x_hold), y_hold) * w_hold).mean())
             if best == math.inf or (best - current) / abs(best) > improvement:
                 best, since_best = current, 0
             else:

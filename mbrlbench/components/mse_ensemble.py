@@ -134,7 +134,7 @@ class RollingStop:
 
     def __call__(self, valid: torch.Tensor) -> torch.Tensor:
         """This epoch's validation losses ``[members]`` -> which members stop now."""
-        if self.rolling is None:
+        if self.rolling is None or self.prev is None:
             self.rolling, self.prev = 1.5 * valid, 2.0 * valid
         self.rolling = self.persistence * self.rolling + (1 - self.persistence) * valid
         stop = self.prev < self.rolling

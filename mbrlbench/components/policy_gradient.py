@@ -306,3 +306,32 @@ def _assign(params: list[torch.Tensor], base: list[torch.Tensor], step: torch.Te
             n = p.numel()
             p.copy_(b + step[offset : offset + n].view_as(p))
             offset += n
+
+
+def weighted_trpo_step(
+    policy: GaussianMLPPolicy,
+    sources: Sequence[tuple[float, dict[str, torch.Tensor]]],
+    max_kl: float,
+    cg_iters: int,
+    damping: float,
+) -> TRPOResult:
+    """``trpo_step`` on a weighted sum of data sources (MG: real and model data), each a dict with ``obs``,
+    ``act``, ``adv`` and the old policy's ``logp``, ``mean``, ``log_std``: the surrogate and the KL are the
+    weighted sums of each source's mean."""
+    device = policy.log_std.device
+
+    def loss_fn() -> torch.Tensor:
+        total = torch.zeros((), device=device)
+        for weight, s in sources:
+            ratio = (policy.log_prob(s["obs"], s["act"]) - s["logp"]).exp()
+            total = total - weight * (ratio * s["adv"]).mean()
+        return total
+
+    def kl_fn() -> torch.Tensor:
+        total = torch.zeros((), device=device)
+        for weight, s in sources:
+            mean, log_std = policy(s["obs"])
+            total = total + weight * gaussian_kl(s["mean"], s["log_std"], mean, log_std).mean()
+        return total
+
+    return trpo_step(list(policy.parameters()), loss_fn, kl_fn, max_kl, cg_iters, damping)

@@ -57,6 +57,9 @@ class TanhGaussianActor(nn.Module):
     """Reparameterized tanh-squashed Gaussian policy, scaled to the action box. ``env_unit_log_prob``: log pi
     of the env-unit action (pranz24), else of the normalized action in [-1, 1] (softlearning)."""
 
+    scale: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(
         self, obs_dim: int, act_dim: int, hidden: int, layers: int, low: float, high: float, env_unit_log_prob: bool
     ) -> None:

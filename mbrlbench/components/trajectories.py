@@ -85,10 +85,10 @@ def advantages(
     std when ``scale`` (rllab ``center_adv`` does both: ``rllab/algos/util.py:7-8``)."""
     batched = traj.obs.dim() == 4
     cont = traj.continues()
-    parts = (traj.obs, traj.rew, traj.valid, cont, traj.time)
-    obs, rew, valid, cont, time = (
-        parts if batched else tuple(None if x is None else x[None] for x in parts)  # type: ignore[assignment]
-    )
+    obs, rew, valid, cont, time = traj.obs, traj.rew, traj.valid, cont, traj.time
+    if not batched:  # one task: a leading task axis of 1
+        obs, rew, valid, cont = obs[None], rew[None], valid[None], cont[None]
+        time = None if time is None else time[None]
     baseline.fit(obs, discounted_cumsum(rew * valid, gamma, cont) * valid, valid, time)
     adv = gae(rew, baseline.predict(obs, time) * valid, valid, gamma, lam, cont)
     if center:
