@@ -30,8 +30,9 @@ import torch
 from pydantic import Field, model_validator
 from torch.func import functional_call, vmap
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Deviation, Fidelity, space_dims
+from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity, space_dims
 from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.config import RllabPolicyGradientFields
 from mbrlbench.components.ensemble import model_io
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
 from mbrlbench.components.policy_gradient import (
@@ -52,7 +53,7 @@ SOURCE = "jonasrothfuss/model_ensemble_meta_learning experiments/run_scripts/mf_
 PAPER_METRIC = "mbmpo/pre_update_return"  # the paper plots PrePolicy-AverageReturn (plots/comparison_mf.py:128-130)
 
 
-class MBMPOConfig(AlgorithmConfig):
+class MBMPOConfig(RllabPolicyGradientFields):
     """MB-MPO hyperparameters; defaults are the official run script's [repo mb_mpo_train.py]."""
 
     meta_learning: bool = Field(True, description="MAML inner step; false = ME-TRPO (TRPO on imagined data).")
@@ -71,17 +72,7 @@ class MBMPOConfig(AlgorithmConfig):
     meta_steps: int = Field(30, ge=1, description="MAML meta-steps per iteration [repo num_maml_steps_per_iter].")
     inner_lr: float = Field(1e-3, ge=0, description="Inner policy-gradient step, fixed [repo fast_lr].")
     max_kl: float = Field(0.01, gt=0, description="TRPO trust region of the outer step [repo meta_step_size].")
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount [repo discount].")
     gae_lambda: float = Field(1.0, ge=0, le=1, description="GAE lambda [rllab default 1].")
-    center_advantages: bool = Field(
-        True, description="Standardize advantages per task, (A - mean) / (std + 1e-8) [rllab center_adv]."
-    )
-    policy_hidden: int = Field(32, ge=1, description="Policy MLP width, tanh [repo hidden_sizes (32, 32)].")
-    policy_layers: int = Field(2, ge=1, description="Policy MLP depth [repo].")
-    policy_init_std: float = Field(1.0, gt=0, description="Initial policy std [rllab GaussianMLPPolicy].")
-    baseline_reg: float = Field(1e-5, gt=0, description="Ridge of the linear feature baseline [rllab].")
-    cg_iters: int = Field(10, ge=1, description="Conjugate-gradient iterations [rllab ConjugateGradientOptimizer].")
-    cg_damping: float = Field(1e-5, ge=0, description="Fisher damping [rllab reg_coeff].")
     buffer_size: int = Field(100_000, ge=1, description="Real data FIFO for the models [repo 1e5].")
     model_hidden: int = Field(512, ge=1, description="Model width, ReLU [repo (512, 512)].")
     model_layers: int = Field(2, ge=1, description="Model depth [repo].")

@@ -32,6 +32,7 @@ from torch import nn
 from torch.func import functional_call
 
 from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity
+from mbrlbench.components.config import PolicyGradientFields
 from mbrlbench.components.dynamics import EnsembleConfigFields, StridedModelData, ensemble_from_config, model_io
 from mbrlbench.components.mlp import mlp
 from mbrlbench.components.optim import adam
@@ -58,7 +59,7 @@ SOURCE = (
 )
 
 
-class MGConfig(EnsembleConfigFields):
+class MGConfig(EnsembleConfigFields, PolicyGradientFields):
     """MG hyperparameters. Tags: [paper-abs] the abstract; [ppo] openai/baselines ppo2 ``defaults.mujoco()``
     (Schulman et al. 2017); [mbpo] MBPO's ensemble; "ours" an uncertain choice of this implementation."""
 
@@ -110,10 +111,8 @@ class MGConfig(EnsembleConfigFields):
         le=1,
         description="Weight of the model-data loss in the policy update; 1 - it weighs the real data; ours.",
     )
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount [ppo].")
     gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda [ppo].")
     policy_hidden: int = Field(64, ge=1, description="Policy units per tanh hidden layer [ppo mlp 64x64].")
-    policy_layers: int = Field(2, ge=1, description="Policy hidden layers [ppo].")
     init_std: float = Field(1.0, gt=0, description="Initial action std (log-std 0) [ppo].")
     value_hidden: int = Field(64, ge=1, description="Value-network units per tanh layer [ppo value_network='copy'].")
     value_layers: int = Field(2, ge=1, description="Value-network hidden layers [ppo].")

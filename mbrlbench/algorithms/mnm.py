@@ -159,13 +159,8 @@ class AugmentedModel:
 class MnM(MBPO):
     fidelity: ClassVar[Fidelity] = "interpretation"
     mnm_keys: ClassVar[tuple[str, ...]] = (
-        "mnm/classifier_acc",
-        "mnm/classifier_loss",
-        "mnm/log_ratio_mean",
-        "mnm/reward_aug_mean",
-        "mnm/model_value_loss",
-        "mnm/mle_loss",
-        "mnm/model_mse_ratio",
+        *("mnm/classifier_acc", "mnm/classifier_loss", "mnm/log_ratio_mean", "mnm/reward_aug_mean"),
+        *("mnm/model_value_loss", "mnm/mle_loss", "mnm/model_mse_ratio"),
     )
     checkpoint_attrs: ClassVar[tuple[str, ...]] = (
         *MBPO.checkpoint_attrs,

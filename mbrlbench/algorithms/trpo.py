@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Deviation, Fidelity
+from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity
+from mbrlbench.components.config import RllabPolicyGradientFields
 from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
@@ -32,25 +33,15 @@ SUMMARY = "Model-free TRPO with MB-MPO's policy class (the MB-MPO paper's baseli
 SOURCE = "rllab TRPO / PPO (Schulman et al. 2015, 2017), as compared in MB-MPO's mf_comparison"
 
 
-class TRPOConfig(AlgorithmConfig):
+class TRPOConfig(RllabPolicyGradientFields):
     """On-policy model-free baselines; the policy and baseline are MB-MPO's [repo mb_mpo_train.py]."""
 
     optimizer: Literal["trpo", "ppo"] = Field("trpo", description="Policy update: TRPO step or PPO epochs.")
     batch_steps: int = Field(4000, ge=1, description="Real steps per iteration; our choice: MB-MPO's 4,000.")
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount [MB-MPO repo].")
     gae_lambda: float | None = Field(
         None, ge=0, le=1, description="GAE lambda; None = 1.0 for TRPO [rllab], 0.95 for PPO [Schulman 2017]."
     )
-    center_advantages: bool = Field(
-        True, description="Standardize advantages, (A - mean) / (std + 1e-8) [rllab center_adv, algos/util.py:7-8]."
-    )
-    policy_hidden: int = Field(32, ge=1, description="Policy MLP width, tanh [MB-MPO repo (32, 32)].")
-    policy_layers: int = Field(2, ge=1, description="Policy MLP depth [MB-MPO repo].")
-    policy_init_std: float = Field(1.0, gt=0, description="Initial policy std [rllab].")
-    baseline_reg: float = Field(1e-5, gt=0, description="Ridge of the linear feature baseline [rllab].")
     max_kl: float = Field(0.01, gt=0, description="TRPO trust region [rllab step_size 0.01].")
-    cg_iters: int = Field(10, ge=1, description="Conjugate-gradient iterations [rllab].")
-    cg_damping: float = Field(1e-5, ge=0, description="Fisher damping [rllab reg_coeff].")
     ppo_clip: float = Field(0.2, gt=0, description="PPO clip range [Schulman 2017 MuJoCo].")
     ppo_epochs: int = Field(10, ge=1, description="PPO epochs per iteration [Schulman 2017 MuJoCo].")
     ppo_minibatch: int = Field(64, ge=1, description="PPO minibatch in steps [Schulman 2017 MuJoCo].")
