@@ -123,8 +123,8 @@ def test_nan_fails_the_run_and_the_suite_goes_on(tmp_path, suite_file, monkeypat
     original = sac_module.SAC.train
     calls = {"n": 0}
 
-    def poisoned(self, until):
-        out = original(self, until)
+    def poisoned(self, until, control=None):
+        out = original(self, until, control)
         calls["n"] += 1
         if calls["n"] >= 3 and out:
             out = {**out, "sac/q_loss": float("nan")}
