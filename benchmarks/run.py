@@ -46,7 +46,6 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -174,7 +173,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import mbrlbench
     from mbrlbench import algorithms
     from mbrlbench.algorithms.base import seed_everything
-    from mbrlbench.runner.evaluate import Evaluator
+    from mbrlbench.runner.evaluate import Evaluator, run_base_seed
     from mbrlbench.runner.lifecycle import resolve_device
     from mbrlbench.tasks import get_task
 
@@ -219,7 +218,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     split = {p: timer.seconds.get(p, 0.0) for p in PHASE_NAMES if p not in ("eval", "other")}
     split["other"] = wall - sum(split.values())
 
-    evaluator = Evaluator(SimpleNamespace(task=task, eval_episodes=job["eval_episodes"], seed=0))
+    evaluator = Evaluator(task, job["eval_episodes"], run_base_seed(0))
     sync()
     start = time.perf_counter()
     evaluator(lambda o: algo.act(o, deterministic=True), 0)

@@ -272,6 +272,87 @@ def report(
     err_console.print(f"report: {len(result.files)} files in {result.out} ({result.seconds:.1f} s)")
 
 
+@app.command("eval")
+def eval_(
+    path: Annotated[Path, typer.Argument(help="A run folder, or any folder of runs (each evaluated).")],
+    episodes: Annotated[int, typer.Option(help="Episodes per policy.")] = 10,
+    seed: Annotated[int, typer.Option(help="Env reset seeds seed, seed+1, ...; also seeds stochastic actions.")] = 0,
+    stochastic: Annotated[bool, typer.Option(help="Sample actions instead of the deterministic mean.")] = False,
+    video: Annotated[Path | None, typer.Option(help="Film the first episode to FILE.mp4|.gif (one run).")] = None,
+    video_dir: Annotated[Path | None, typer.Option(help="Film each run's first episode into this folder.")] = None,
+    max_frames: Annotated[int, typer.Option(help="Frames per video at most (one per env step).")] = 1000,
+    device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N.")] = "cpu",
+) -> None:
+    """Evaluate the saved policies (policy.pt) under PATH: a table of returns, eval.csv beside each policy."""
+    from mbrlbench.policy_eval import policy_runs
+
+    if not path.exists():
+        raise fail_input(f"{path}: no such folder")
+    if episodes < 1 or max_frames < 1:
+        raise fail_input("--episodes and --max-frames must be positive integers")
+    if video is not None and video.suffix not in (".mp4", ".gif"):
+        raise fail_input(f"--video {video}: allowed: a .mp4 or .gif file")
+    runs = policy_runs(path)
+    if not runs:
+        raise fail_input(f"{path}: no run folders under it")
+    if video is not None and len(runs) > 1:
+        raise fail_input(f"--video {video}: {len(runs)} runs under {path}; use --video-dir for several")
+    rows, bad = _evaluate_runs(runs, episodes, seed, stochastic, device)
+    if rows and (video or video_dir):
+        _film_runs(rows, video, video_dir, seed, stochastic, max_frames)
+    if rows:
+        out_console.print(_eval_table(rows, episodes, stochastic))
+    if bad:
+        raise typer.Exit(2)
+
+
+def _evaluate_runs(runs: list[Path], episodes: int, seed: int, stochastic: bool, device: str) -> tuple[list, int]:
+    from mbrlbench.policy_eval import evaluate_policy
+
+    rows, bad = [], 0
+    for run_dir in runs:
+        try:
+            rows.append(evaluate_policy(run_dir, episodes, seed, not stochastic, device))
+        except ValueError as err:  # missing or corrupt policy.pt: say so, evaluate the others
+            err_console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
+            bad += 1
+    return rows, bad
+
+
+def _film_runs(
+    rows: list, video: Path | None, video_dir: Path | None, seed: int, stochastic: bool, max_frames: int
+) -> None:
+    from mbrlbench.policy_eval import ensure_gl_backend, film
+
+    try:
+        ensure_gl_backend()
+        for r in rows:
+            target = video or Path(video_dir or ".") / f"{r.task}-{r.algorithm}-seed{r.seed}.mp4"
+            r.video = film(r.run_dir, target, seed, not stochastic, max_frames)
+            err_console.print(f"video: {r.video}", highlight=False)
+    except UserInputError as err:
+        raise fail_input(str(err)) from None
+
+
+def _eval_table(rows: list, episodes: int, stochastic: bool) -> Table:
+    import numpy as np
+
+    mode = "stochastic" if stochastic else "deterministic"
+    table = Table(title=f"saved policies, {episodes} {mode} episodes each")
+    for col in ("task", "algorithm", "seed", "trained steps", "return (mean ± std)", "folder"):
+        table.add_column(col, justify="right" if col in ("seed", "trained steps") else "left")
+    groups: dict[tuple[str, str], list[float]] = {}
+    for r in sorted(rows, key=lambda r: (r.task, r.algorithm, r.seed)):
+        mean, std = float(np.mean(r.returns)), float(np.std(r.returns))
+        groups.setdefault((r.task, r.algorithm), []).append(mean)
+        table.add_row(r.task, r.algorithm, str(r.seed), f"{r.env_step:,}", f"{mean:,.1f} ± {std:,.1f}", str(r.run_dir))
+    for (task, algorithm), means in groups.items():
+        if len(means) > 1:
+            summary = f"{np.mean(means):,.1f} ± {np.std(means):,.1f} over seeds"
+            table.add_row(f"[bold]{task}", f"[bold]{algorithm}", f"{len(means)} seeds", "", summary, "")
+    return table
+
+
 @app.command("list")
 def list_() -> None:
     """Print the registered tasks and algorithms, one per line."""

@@ -9,7 +9,9 @@ pandas and matplotlib. The layout (``docs/design.md``)::
         config.yaml     resolved config: what ran, its hash, versions, hardware (written once at start)
         status.json     state, env step, last return, speed, heartbeat, error (rewritten atomically)
         progress.csv    one row per evaluation: REQUIRED_COLUMNS, then the algorithm's diagnostics
-        checkpoint.pt   the latest checkpoint (runner/files.py writes it; deleted at completion by default)
+        checkpoint.pt   the latest checkpoint (runner/checkpoint.py writes it; deleted at completion by default)
+        policy.pt       the acting policy alone, written with each checkpoint and at completion, always kept
+        eval.csv        what ``mbrlbench eval`` measured of policy.pt (episodes, seed, return per episode)
         lock.json       who is running it (runner/lock.py)
         run.log         human-readable log, with tracebacks of failures
 """
@@ -33,6 +35,8 @@ CONFIG = "config.yaml"
 STATUS = "status.json"
 PROGRESS = "progress.csv"
 CHECKPOINT = "checkpoint.pt"
+POLICY = "policy.pt"
+EVAL_CSV = "eval.csv"
 LOCK = "lock.json"
 LOG = "run.log"
 SEED_PREFIX = "seed"
@@ -105,10 +109,10 @@ def parse_run_path(run_dir: Path) -> RunKey | None:
 
 
 def discover_runs(root: Path) -> list[Path]:
-    """Every run folder (a ``seed<k>`` folder holding a status.json, config.yaml or progress.csv) under
-    ``root``, or ``root`` itself when it is one."""
+    """Every run folder (a ``seed<k>`` folder holding a status.json, config.yaml, progress.csv or policy.pt)
+    under ``root``, or ``root`` itself when it is one."""
     root = Path(root)
-    found = {p.parent for name in (STATUS, CONFIG, PROGRESS) for p in root.rglob(name)}
+    found = {p.parent for name in (STATUS, CONFIG, PROGRESS, POLICY) for p in root.rglob(name)}
     return sorted(d for d in found if d.name.startswith(SEED_PREFIX))
 
 
@@ -118,10 +122,22 @@ def task_base(task: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ writers
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A temp file in ``path``'s folder with the permissions a plain ``open`` would give (``mkstemp`` makes
+    it private, and results folders are shared)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, tmp
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename over ``path``: readers see the old file
     or the new one, never a torn one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -99,10 +99,12 @@ class TaskSpec:
     def termination_fn(self) -> TerminationFn:
         return TERMINATION_FNS[self.termination]
 
-    def make_env(self) -> gym.Env:
+    def make_env(self, render_mode: str | None = None) -> gym.Env:
         kwargs = dict(self.env_kwargs)
         if self.max_episode_steps is not None:
             kwargs["max_episode_steps"] = self.max_episode_steps
+        if render_mode is not None:
+            kwargs["render_mode"] = render_mode
         return gym.make(self.env_id, **kwargs)
 
 

@@ -1,5 +1,5 @@
 """The CI smoke suite through the real CLI: every registered algorithm completes, fits its model at least
-twice, updates every learner and writes finite diagnostics."""
+twice, updates every learner, writes finite diagnostics, and leaves a policy.pt that acts as the run did."""
 
 import math
 import subprocess
@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from mbrlbench.algorithms import ALGORITHMS
+from mbrlbench.policy_eval import evaluate_policy
 from mbrlbench.rundir import REQUIRED_COLUMNS, read_json
+from mbrlbench.runner.evaluate import run_base_seed
 from mbrlbench.suite import load_suite
 
 SMOKE = Path(__file__).resolve().parents[1] / "suites" / "smoke.yaml"
@@ -43,7 +45,12 @@ def test_smoke_suite_runs_every_algorithm(tmp_path):
         for column in df.columns:
             if column != "train_return":
                 assert math.isfinite(last[column]), f"{spec.variant}: {column} is {last[column]}"
-        updates = [c for c in df.columns if c.endswith("/updates")]  # sac/updates, ppo/updates, ...
+        updates = [c for c in df.columns if c.endswith("/updates")]  # sac/updates, pg/updates, ...
         assert updates and all(last[c] >= 1 for c in updates), f"{spec.variant}: a learner never updated"
         if "model/fits" in df:
             assert last["model/fits"] >= 2
+        # the saved policy alone replays the run's last evaluation (same reset seeds, CPU): same return
+        first_seed = run_base_seed(spec.seed) + (len(df) - 1) * spec.eval_episodes
+        replay = evaluate_policy(run_dir, spec.eval_episodes, first_seed)
+        assert replay.env_step == last["env_step"] and replay.algorithm == spec.variant
+        assert replay.returns.mean() == last["eval_return_mean"], spec.variant

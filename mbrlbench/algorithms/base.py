@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from mbrlbench.components.config import AlgorithmConfig
+from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec
 
 __all__ = [
@@ -157,6 +158,19 @@ def render_deviations(deviations: Sequence[Deviation], task: str, config: Any) -
     return [d.render(task, config) for d in deviations if d.when(task, config)]
 
 
+@dataclass
+class Episode:
+    """One evaluation episode: ``obs[t]``, ``actions[t]``, ``rewards[t]``, ``next_obs[t]`` for t < T, whether
+    it ended by termination (else by the time limit), and its return summed step by step in float64."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    terminated: bool
+    ret: float
+
+
 class TrainControl(Protocol):
     """What the runner hands to ``Algorithm.train``: asked at every env step (a safe point)."""
 
@@ -248,6 +262,26 @@ class Algorithm:
     def pop_train_return(self) -> float:
         """Mean return of the training episodes finished since the last call (NaN if none)."""
         return self.env.pop_train_return()
+
+    def policy_spec(self) -> PolicySpec:
+        """The acting policy alone (``policy.pt``): its kind, constructor arguments and module."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ evaluation diagnostics
+    @classmethod
+    def evaluation_keys_for(cls, config: Any) -> tuple[str, ...]:
+        """progress.csv columns computed from the runner's evaluation episodes (model k-step errors, critic
+        bias); they follow the training diagnostics. Default: none."""
+        return ()
+
+    @property
+    def evaluation_keys(self) -> tuple[str, ...]:
+        return self.evaluation_keys_for(self.config)
+
+    def evaluation_diagnostics(self, episodes: list[Episode]) -> dict[str, float]:
+        """Scores of the learned model and critic on the evaluation episodes: fresh, on-policy, never trained
+        on. Must not draw from the training RNGs (a resumed run must compute the same)."""
+        return {}
 
     @classmethod
     def checkpoint_rows(cls, config: Any, env_steps: int) -> int:

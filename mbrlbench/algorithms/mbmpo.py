@@ -45,6 +45,7 @@ from mbrlbench.components.policy_gradient import (
     trpo_step,
     vpg_loss,
 )
+from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.components.trajectories import Trajectories, advantages, model_rollouts
 from mbrlbench.tasks import TaskSpec
 
@@ -244,6 +245,14 @@ class MBMPO(Algorithm):
     # ------------------------------------------------------------------------- acting
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         return self.policy.act(obs, deterministic)
+
+    def policy_spec(self) -> PolicySpec:
+        """The Gaussian MLP policy (MB-MPO: the pre-update policy, whose parameters the meta step learns)."""
+        c = self.config
+        kwargs = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "hidden": c.policy_hidden}
+        return PolicySpec(
+            "gaussian_mlp", kwargs | {"layers": c.policy_layers, "init_std": c.policy_init_std}, self.policy
+        )
 
     def task_policy(self, params: list[Params] | None) -> Callable[[torch.Tensor], torch.Tensor]:
         """Stochastic actions for ``[tasks, k, D]``: the pre-update policy (``None``) or task t's ``params[t]``."""

@@ -49,6 +49,7 @@ from mbrlbench.components.policy_gradient import (
     vpg_loss,
     weighted_trpo_step,
 )
+from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.tasks import TaskSpec, action_bounds
 
@@ -227,6 +228,12 @@ class MG(Algorithm):
     # ------------------------------------------------------------------ acting
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         return self.policy.act(obs, deterministic).clamp(self.low, self.high)
+
+    def policy_spec(self) -> PolicySpec:
+        c = self.config
+        kwargs = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "hidden": c.policy_hidden}
+        kwargs |= {"layers": c.policy_layers, "init_std": c.init_std}
+        return PolicySpec("gaussian_mlp", kwargs, self.policy, clamp=(self.low, self.high))
 
     def value_fn(self, obs: torch.Tensor, params: Params | None = None) -> torch.Tensor:
         if params is None:

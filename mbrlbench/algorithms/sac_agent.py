@@ -12,6 +12,7 @@ from pydantic import Field
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.sac import SAC, SACSettings
+from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec, action_bounds
 
 
@@ -93,6 +94,14 @@ class SACDriven(Algorithm):
 
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         return self.sac.act(obs, deterministic)
+
+    def policy_spec(self) -> PolicySpec:
+        c = self.config
+        low, high = action_bounds(self.env.env)
+        kwargs: dict[str, Any] = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "hidden": c.sac_hidden}
+        kwargs["layers"] = c.sac_layers
+        kwargs |= {"low": low, "high": high, "env_unit_log_prob": c.sac_flavor == "pranz24"}
+        return PolicySpec("tanh_gaussian", kwargs, self.sac.actor)
 
     def pop_diagnostics(self) -> dict[str, float]:
         return {**self.diagnostics, **self.sac.pop_diagnostics()}

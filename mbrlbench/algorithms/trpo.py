@@ -26,6 +26,7 @@ from mbrlbench.components.policy_gradient import (
     ppo_loss,
     trpo_step,
 )
+from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.components.trajectories import Trajectories, advantages, pad_episodes
 from mbrlbench.tasks import TaskSpec
 
@@ -90,6 +91,14 @@ class OnPolicyPG(Algorithm):
 
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         return self.policy.act(obs, deterministic)
+
+    def policy_spec(self) -> PolicySpec:
+        """The Gaussian MLP policy."""
+        c = self.config
+        kwargs = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "hidden": c.policy_hidden}
+        return PolicySpec(
+            "gaussian_mlp", kwargs | {"layers": c.policy_layers, "init_std": c.policy_init_std}, self.policy
+        )
 
     def collect(self) -> list[dict[str, np.ndarray]]:
         """Whole episodes until ``batch_steps`` real steps (the last one completed)."""

@@ -7,13 +7,12 @@ from __future__ import annotations
 import errno
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any, cast
 
 import torch
 
-from mbrlbench.rundir import FAULT, die, fault_now
+from mbrlbench.rundir import FAULT, die, fault_now, temp_beside
 
 
 class CheckpointWriteError(OSError):
@@ -46,16 +45,17 @@ def _os_error(err: BaseException) -> OSError | None:
     return None
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def save_checkpoint(path: Path, state: dict[str, Any], faults: bool = True) -> None:
+    """``faults``: this write counts for the crash tests' injected faults (checkpoint.pt's do, policy.pt's not)."""
+    fd, tmp = temp_beside(path)
     os.close(fd)
     try:
         with open(tmp, "wb") as f:
-            if FAULT and fault_now("disk_full"):
+            if faults and FAULT and fault_now("disk_full"):
                 torch.save(state, cast(IO[bytes], _FaultyFile(f, room=1024)))
             else:
                 torch.save(state, f)
-            if FAULT and fault_now("checkpoint"):  # a kill halfway through the write
+            if faults and FAULT and fault_now("checkpoint"):  # a kill halfway through the write
                 f.flush()
                 os.truncate(tmp, os.path.getsize(tmp) // 2)
                 die()

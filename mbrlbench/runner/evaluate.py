@@ -4,41 +4,42 @@ recorded, so that model-based algorithms can score their model on fresh on-polic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
+from mbrlbench.algorithms.base import Episode
 from mbrlbench.suite import RunSpec
+from mbrlbench.tasks import TaskSpec
 
 
-@dataclass
-class Episode:
-    """One evaluation episode: ``obs[t]``, ``actions[t]``, ``rewards[t]``, ``next_obs[t]`` for t < T, and
-    whether it ended by termination (else by the time limit)."""
-
-    obs: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    next_obs: np.ndarray
-    terminated: bool
-    ret: float  # the return, summed step by step in float64 (bit-identical to the CSV's evaluation)
+def run_base_seed(run_seed: int) -> int:
+    """First env reset seed of a run's evaluations: apart from every training seed."""
+    return 1_000_003 * (run_seed + 1)
 
 
 class Evaluator:
     """``episodes`` deterministic episodes in lockstep through one batched ``act`` per step. Reset seeds
     depend on (run seed, evaluation index) only, so a resumed run evaluates exactly as an unbroken one."""
 
-    def __init__(self, spec: RunSpec) -> None:
-        self.envs = [spec.task.make_env() for _ in range(spec.eval_episodes)]
-        self.base_seed = 1_000_003 * (spec.seed + 1)
+    def __init__(self, task: TaskSpec, episodes: int, base_seed: int) -> None:
+        self.envs = [task.make_env() for _ in range(episodes)]
+        self.base_seed = base_seed
+
+    @classmethod
+    def for_run(cls, spec: RunSpec) -> Evaluator:
+        return cls(spec.task, spec.eval_episodes, run_base_seed(spec.seed))
+
+    def reset_seeds(self, index: int) -> list[int]:
+        """The env reset seeds of evaluation ``index``: base + index * episodes + i."""
+        n = len(self.envs)
+        return [self.base_seed + index * n + i for i in range(n)]
 
     def __call__(self, act: Callable[[np.ndarray], np.ndarray], index: int) -> np.ndarray:
         return np.array([e.ret for e in self.episodes(act, index)])
 
     def episodes(self, act: Callable[[np.ndarray], np.ndarray], index: int) -> list[Episode]:
         n = len(self.envs)
-        first = self.base_seed + index * n
-        obs = np.stack([env.reset(seed=first + i)[0] for i, env in enumerate(self.envs)])
+        obs = np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, self.reset_seeds(index), strict=True)])
         steps: list[list[tuple]] = [[] for _ in range(n)]
         ended = np.zeros(n, dtype=bool)
         terminal = np.zeros(n, dtype=bool)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import torch
 
 from mbrlbench import algorithms
@@ -29,6 +30,7 @@ from mbrlbench.rundir import (
     CONFIG,
     LOCK,
     LOG,
+    POLICY,
     PROGRESS,
     REQUIRED_COLUMNS,
     STATUS,
@@ -190,13 +192,14 @@ class RunLifecycle:
             evaluator: Evaluator | None = None
             try:
                 self._open(action)
+
                 def beat() -> None:
                     lock.heartbeat()
                     self.status.write()
 
                 with _Heartbeat(beat):
                     algo = self._start_or_resume(action)
-                    evaluator = Evaluator(self.spec)
+                    evaluator = Evaluator.for_run(self.spec)
                     state = self._train(algo, evaluator)
                 return self._finish(state, algo)
             except Exception as err:
@@ -233,7 +236,8 @@ class RunLifecycle:
         seed_everything(spec.seed)
         algo = algorithms.build(spec.algorithm, spec.config, spec.task, self.torch_device, spec.seed)
         self.algo = algo
-        self.csv = ProgressCSV(self.run_dir / PROGRESS, (*REQUIRED_COLUMNS, *algo.diagnostic_keys))
+        columns = (*REQUIRED_COLUMNS, *algo.diagnostic_keys, *algo.evaluation_keys)
+        self.csv = ProgressCSV(self.run_dir / PROGRESS, columns)
         if action == "resume":
             state = load_checkpoint(self.run_dir / CHECKPOINT, self.torch_device)
             algo.load_state_dict(state["algorithm"])
@@ -269,6 +273,7 @@ class RunLifecycle:
 
     def _finish(self, state: RunState, algo: Algorithm) -> RunState:
         if state == RunState.COMPLETED:
+            self.save_policy()
             self.status.write(state=state.value, env_step=algo.env_steps, finished=now())
             self.log("completed")
             if not self.keep_checkpoints:
@@ -288,7 +293,9 @@ class RunLifecycle:
         """One evaluation row of progress.csv; a diagnostic that turns non-finite after being finite (or is
         infinite) fails the run rather than logging garbage."""
         algo = self.algo
-        returns = evaluator(lambda o: algo.act(o, deterministic=True), self.rows)
+        episodes = evaluator.episodes(lambda o: algo.act(o, deterministic=True), self.rows)
+        returns = np.array([e.ret for e in episodes])
+        diagnostics = {**diagnostics, **algo.evaluation_diagnostics(episodes)}
         row = {
             "env_step": algo.env_steps,
             "eval_return_mean": float(returns.mean()),
@@ -298,7 +305,7 @@ class RunLifecycle:
             "wall_time_s": round(self.wall(), 3),
             **diagnostics,
         }
-        for key in algo.diagnostic_keys:
+        for key in (*algo.diagnostic_keys, *algo.evaluation_keys):
             value = float(diagnostics.get(key, float("nan")))
             if math.isfinite(value):
                 self.seen_finite.add(key)
@@ -319,7 +326,15 @@ class RunLifecycle:
             "seen_finite": sorted(self.seen_finite),
         }
         save_checkpoint(self.run_dir / CHECKPOINT, state)
+        self.save_policy()
         self.last_checkpoint = time.time()
+
+    def save_policy(self) -> None:
+        """policy.pt: the acting policy alone, small, kept after the checkpoint is deleted."""
+        spec = self.spec
+        meta: dict[str, Any] = {"suite": spec.suite, "task": spec.task.to_dict(), "algorithm": spec.algorithm}
+        meta |= {"variant": spec.variant, "seed": spec.seed, "env_step": self.algo.env_steps}
+        save_checkpoint(self.run_dir / POLICY, self.algo.policy_spec().payload(meta), faults=False)
 
     def checkpoint_due(self) -> bool:
         return time.time() - self.last_checkpoint > 60 * self.spec.checkpoint_minutes
