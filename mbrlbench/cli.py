@@ -242,6 +242,9 @@ def report(
     steps: Annotated[str | None, typer.Option(help="Extra env steps for the returns table, e.g. 50000,100000.")] = None,
     reference: Annotated[Path | None, typer.Option(help="Another paper_results.csv to compare against.")] = None,
     delta: Annotated[float, typer.Option(help="Equivalence margin as a fraction of the paper's value.")] = 0.10,
+    videos: Annotated[bool, typer.Option(help="Film each (task, algorithm)'s best seed into PATH/report/videos.")] = (
+        False
+    ),
     metrics: Annotated[
         str | None,
         typer.Option(help="progress.csv columns to draw, one figure each, e.g. model/kstep_error_5,sac/alpha."),
@@ -265,8 +268,17 @@ def report(
     if not 0 < delta < 1:
         raise fail_input(f"--delta {delta}: allowed: a fraction between 0 and 1")
     metric_list = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else []
+    film = None
+    if videos:
+        from mbrlbench.policy_eval import ensure_gl_backend, film_clip
+
+        try:
+            ensure_gl_backend()
+        except UserInputError as err:
+            raise fail_input(str(err)) from None
+        film = film_clip
     try:
-        result = build_report(path, out, formats, step_list, reference, delta, err_console, metric_list)
+        result = build_report(path, out, formats, step_list, reference, delta, err_console, metric_list, film)
     except (NoRuns, UserInputError) as err:
         raise fail_input(str(err)) from None
     err_console.print(f"report: {len(result.files)} files in {result.out} ({result.seconds:.1f} s)")

@@ -135,6 +135,11 @@ def write_video(frames: list, path: Path, fps: int) -> Path:
     return path
 
 
+def film_clip(run_dir: Path, path: Path) -> Path:
+    """The report's short clip: the first deterministic episode from reset seed 0, at most 300 frames."""
+    return film(run_dir, path, seed=0, deterministic=True, max_frames=300)
+
+
 def film(run_dir: Path, path: Path, seed: int, deterministic: bool, max_frames: int) -> Path:
     """The run's policy playing its first evaluation episode (reset seed ``seed``), as MP4 or GIF."""
     policy = load_policy(run_dir / POLICY)

@@ -124,3 +124,15 @@ def test_video_has_one_nonblank_frame_per_step(sac_run, tmp_path):
     read = imageio.mimread(video)
     assert len(read) == length and read[0].shape == frames[0].shape
     assert all(float(np.asarray(f).std()) > 5 for f in read)  # not blank
+
+
+def test_report_videos_film_the_best_seed(sac_run, tmp_path):
+    _gl_or_skip()
+    from mbrlbench.policy_eval import film_clip
+    from mbrlbench.report.build import build_report
+
+    _spec, run_dir = sac_run
+    result = build_report(run_dir.parents[2], tmp_path / "report", formats=("md",), film=film_clip)
+    ((task, algorithm, clip),) = result.videos
+    assert (task, algorithm) == ("inverted_pendulum", "sac") and clip.exists() and clip.stat().st_size > 1000
+    assert f"videos/{clip.name}" in (tmp_path / "report" / "index.md").read_text()

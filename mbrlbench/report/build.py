@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -15,7 +16,7 @@ from mbrlbench.errors import UserInputError
 from mbrlbench.report import plots, stats, tables
 from mbrlbench.report.load import Loaded, load_runs
 from mbrlbench.report.references import REFERENCES, normalization, official_mbpo_curves, paper_results
-from mbrlbench.rundir import REFERENCE_FOLDER
+from mbrlbench.rundir import POLICY, REFERENCE_FOLDER
 
 FORMATS = ("png", "pdf", "md", "tex", "csv")
 # results/reference of this checkout (committed earlier runs), drawn beside new ones; found from the package's
@@ -42,6 +43,7 @@ class ReportResult:
     warnings: list[str] = field(default_factory=list)
     returns: pd.DataFrame | None = None
     seconds: float = 0.0
+    videos: list[tuple[str, str, Path]] = field(default_factory=list)  # (task, algorithm, clip)
 
 
 def _protocol_text(delta: float) -> str:
@@ -83,8 +85,11 @@ def build_report(
     delta: float = 0.10,
     console: Console | None = None,
     metrics: list[str] | None = None,
+    film: Callable[[Path, Path], Path] | None = None,
 ) -> ReportResult:
-    """Everything ``mbrlbench report`` writes; ``metrics``: progress.csv columns to draw one figure each."""
+    """Everything ``mbrlbench report`` writes; ``metrics``: progress.csv columns to draw one figure each;
+    ``film(run_dir, target)``: films a run's saved policy (the CLI passes ``policy_eval``'s, which needs torch,
+    so that this module never imports it): one clip per (task, algorithm), of its best seed."""
     start = time.time()
     console = console or Console(stderr=True)
     path = Path(path)
@@ -113,6 +118,8 @@ def build_report(
         result.files += plots.aggregates(aggregate, out / "aggregate", fmt)
         result.files += plots.performance_profiles(scores, out / "profiles", fmt)
     result.returns = returns
+    if film is not None:
+        result.videos = _film_best_seeds(own_runs, out / "videos", film, console)
 
     if "csv" in fmt:
         for name, df in (("returns", returns), ("claims", claims), ("aggregate", aggregate), ("scores", scores)):
@@ -130,6 +137,20 @@ def build_report(
     result.seconds = time.time() - start
     _summary(console, returns, claims)
     return result
+
+
+def _film_best_seeds(
+    runs: pd.DataFrame, folder: Path, film: Callable[[Path, Path], Path], console: Console
+) -> list[tuple[str, str, Path]]:
+    """One clip per (task, algorithm): the seed with the best last evaluation that kept its policy.pt."""
+    clips = []
+    with_policy = runs[[(Path(d) / POLICY).exists() for d in runs["run_dir"]]]
+    for (task, algo), group in with_policy.groupby(["task", "algorithm"]):
+        best = group.sort_values("last_return", ascending=False).iloc[0]
+        clip = film(Path(best["run_dir"]), folder / f"{task}-{algo}-seed{best['seed']}.mp4")
+        console.print(f"video: {clip}", highlight=False)
+        clips.append((str(task), str(algo), clip))
+    return clips
 
 
 def _reference_curves(loaded: Loaded, path: Path) -> pd.DataFrame | None:
@@ -187,6 +208,9 @@ def _index(
     ]
     lines += ["## The papers' claims, tested on these runs", "", tables.claims_markdown(claims)]
     lines += _aggregate_section(aggregate, scores)
+    if result.videos:
+        lines += ["## Videos: each (task, algorithm)'s best seed, final policy", ""]
+        lines += [f"- {t} / {a}: [{p.name}](videos/{p.name})" for t, a, p in result.videos] + [""]
     lines += [_protocol_text(delta), *_versions_section(loaded)]
     if result.warnings:
         lines += ["## Warnings", "", *[f"- {w}" for w in result.warnings], ""]
