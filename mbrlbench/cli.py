@@ -284,6 +284,64 @@ def report(
     err_console.print(f"report: {len(result.files)} files in {result.out} ({result.seconds:.1f} s)")
 
 
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="Result set A (the one judged), e.g. results/quick.")],
+    b: Annotated[Path | None, typer.Argument(help="Result set B (the baseline), e.g. results/reference.")] = None,
+    variants: Annotated[str | None, typer.Option(help="X:Y: algorithm X against Y within A (no B).")] = None,
+    steps: Annotated[str | None, typer.Option(help="Extra env steps to compare at, e.g. 50000,100000.")] = None,
+    delta: Annotated[float, typer.Option(help="Equivalence margin as a fraction of B's mean.")] = 0.10,
+    out: Annotated[Path | None, typer.Option(help="Where to write (default: A/compare).")] = None,
+    fail_if_worse: Annotated[bool, typer.Option(help="Exit 1 when any cell is worse (a CI gate).")] = False,
+) -> None:
+    """Compare two result sets cell by cell: means, difference CI, P(A > B), better/worse/equivalent."""
+    from mbrlbench.report.compare import compare as run_compare
+    from mbrlbench.report.compare import compare_markdown
+    from mbrlbench.report.plots import compare_curves
+
+    pair = tuple(variants.split(":")) if variants else None
+    if (b is None) == (pair is None) or (pair is not None and len(pair) != 2):
+        raise fail_input("give a result set B, or --variants X:Y (one of the two)")
+    for path in (a, b):
+        if path is not None and not path.is_dir():
+            raise fail_input(f"{path}: not a folder")
+    if not 0 < delta < 1:
+        raise fail_input(f"--delta {delta}: allowed: a fraction between 0 and 1")
+    try:
+        step_list = [int(s.replace("_", "")) for s in steps.split(",")] if steps else []
+    except ValueError:
+        raise fail_input(f"--steps {steps!r}: expected comma-separated integers") from None
+    result = run_compare(a, b or a, step_list, delta, pair)
+    if result.table.empty:
+        raise fail_input(f"{a}, {b}: no run with a progress.csv on either side")
+    names = (f"{pair[0]}", f"{pair[1]}") if pair else (a.name, b.name if b else "")
+    target = out or a / "compare"
+    target.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(target / "compare.csv", index=False)
+    (target / "compare.md").write_text(compare_markdown(result.table, names[0], names[1], delta))
+    compare_curves(result.curves_a, result.curves_b, names, target / "compare", ["png"])
+    out_console.print(_compare_table(result.table, names))
+    err_console.print(f"compare: {target / 'compare.md'}, compare.csv, compare.png", highlight=False)
+    if fail_if_worse and len(result.worse):
+        raise typer.Exit(1)
+
+
+def _compare_table(table: Any, names: tuple[str, str]) -> Table:
+    style = {"worse": "red", "better": "green", "equivalent": "cyan", "inconclusive": "yellow"}
+    out = Table(title=f"{names[0]} (A) against {names[1]} (B)")
+    for col in ("task", "algorithm", "env step", "A", "B", "A - B [95% CI]", "P(A>B)", "verdict"):
+        out.add_column(col, justify="left" if col in ("task", "algorithm", "verdict") else "right")
+    for r in table.itertuples():
+        verdict = f"[{style.get(r.verdict, 'dim')}]{r.verdict}[/]"
+        if str(r.verdict).startswith("only in"):
+            out.add_row(r.task, r.algorithm, f"{r.env_step:,.0f}", "", "", "", "", verdict)
+            continue
+        diff = f"{r.diff:+,.1f} [{r.diff_low:+,.1f}, {r.diff_high:+,.1f}]"
+        a_cell, b_cell = f"{r.mean_a:,.1f} ({r.seeds_a})", f"{r.mean_b:,.1f} ({r.seeds_b})"
+        out.add_row(r.task, r.algorithm, f"{r.env_step:,}", a_cell, b_cell, diff, f"{r.poi:.2f}", verdict)
+    return out
+
+
 @app.command("eval")
 def eval_(
     path: Annotated[Path, typer.Argument(help="A run folder, or any folder of runs (each evaluated).")],

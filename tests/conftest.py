@@ -1,8 +1,13 @@
-"""Shared fixtures: a 2-run micro-suite (tiny MBPO and SAC on inverted_pendulum, 800 env steps)."""
+"""Shared fixtures: a 2-run micro-suite (tiny MBPO and SAC on inverted_pendulum, 800 env steps), and
+synthetic run folders written through the run-folder module (make_run)."""
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+
+from mbrlbench.rundir import CONFIG, PROGRESS, STATUS, RunKey, write_json, write_yaml
 
 MICRO_SUITE = """\
 name: micro
@@ -68,3 +73,45 @@ def unbroken_and_resumed(tmp_path: Path, suite_file: Path, stop_at: int):
         pd.read_csv(spec.run_dir(tmp_path / root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
         for root in ("unbroken", "broken")
     )
+
+
+def make_run(
+    root: Path,
+    task: str,
+    algo: str,
+    seed: int,
+    steps,
+    returns,
+    state="completed",
+    suite="syn",
+    fidelity="official-code",
+    extra=None,
+    config_extra=None,
+) -> Path:
+    run_dir = RunKey(suite, task, algo, seed).path(root)
+    run_dir.mkdir(parents=True)
+    df = pd.DataFrame(
+        {
+            "env_step": steps,
+            "eval_return_mean": returns,
+            "eval_return_std": 0.0,
+            "eval_episodes": 10,
+            "train_return": np.nan,
+            "wall_time_s": np.arange(1, len(steps) + 1) * 60.0,
+            **(extra or {}),
+        }
+    )
+    df.to_csv(run_dir / PROGRESS, index=False)
+    config = {
+        "suite": suite,
+        "task": {"name": task},
+        "algorithm": algo,
+        "variant": algo,
+        "seed": seed,
+        "env_steps": int(max(steps)),
+        "fidelity": fidelity,
+        **(config_extra or {}),
+    }
+    write_yaml(run_dir / CONFIG, config)
+    write_json(run_dir / STATUS, {"state": state})
+    return run_dir

@@ -4,60 +4,18 @@ figures rendered as images of the expected size, and the CLI's handling of bad i
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_run
 
 from mbrlbench.report import plots, stats, tables
 from mbrlbench.report.build import build_report
 from mbrlbench.report.load import load_runs
 from mbrlbench.report.references import paper_results
-from mbrlbench.rundir import CONFIG, PROGRESS, REQUIRED_COLUMNS, STATUS, RunKey, write_json, write_yaml
-
-
-def make_run(
-    root: Path,
-    task: str,
-    algo: str,
-    seed: int,
-    steps,
-    returns,
-    state="completed",
-    suite="syn",
-    fidelity="official-code",
-    extra=None,
-    config_extra=None,
-) -> Path:
-    run_dir = RunKey(suite, task, algo, seed).path(root)
-    run_dir.mkdir(parents=True)
-    df = pd.DataFrame(
-        {
-            "env_step": steps,
-            "eval_return_mean": returns,
-            "eval_return_std": 0.0,
-            "eval_episodes": 10,
-            "train_return": np.nan,
-            "wall_time_s": np.arange(1, len(steps) + 1) * 60.0,
-            **(extra or {}),
-        }
-    )
-    df.to_csv(run_dir / PROGRESS, index=False)
-    config = {
-        "suite": suite,
-        "task": {"name": task},
-        "algorithm": algo,
-        "variant": algo,
-        "seed": seed,
-        "env_steps": int(max(steps)),
-        "fidelity": fidelity,
-        **(config_extra or {}),
-    }
-    write_yaml(run_dir / CONFIG, config)
-    write_json(run_dir / STATUS, {"state": state})
-    return run_dir
+from mbrlbench.rundir import REQUIRED_COLUMNS
 
 
 # ------------------------------------------------------------------------------------------ the rule

@@ -249,6 +249,31 @@ def metric_figure(curves: pd.DataFrame, metrics: list[str]) -> plt.Figure:
     return fig
 
 
+def compare_curves(
+    a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], path_stem: Path, formats: list[str]
+) -> list[Path]:
+    """``mbrlbench compare``: per task, each algorithm's mean and band on side A (solid) and B (dashed)."""
+    both = pd.concat([a, b])
+    tasks = sorted(both["task"].unique())
+    algorithms = sorted(both["algorithm"].unique(), key=lambda x: (x not in KNOWN_ORDER, x))
+    fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        for algo in algorithms:
+            color = color_of(algo, algorithms)
+            for side, name, dashed in ((a, names[0], False), (b, names[1], True)):
+                sub = side[(side["task"] == task) & (side["algorithm"] == algo)]
+                if len(sub):
+                    draw_mean_band(ax, sub, f"{algo} ({name})", color, dashed=dashed)
+        ax.set_title(task)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("evaluation return")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(THOUSANDS)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    return _save(fig, path_stem, formats)
+
+
 def aggregates(table: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
     """IQM and mean of normalized scores with their stratified bootstrap CIs, one row per algorithm."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 0.6 * len(table) + 1.6), squeeze=False)

@@ -1,0 +1,80 @@
+"""``mbrlbench compare`` on synthetic run folders: identical copies are equivalent (or inconclusive) and pass
+the gate; a copy with MBPO's returns halved is worse for those cells and fails it; one-sided cells listed."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_run
+
+from mbrlbench.report.compare import cell_verdict, compare
+
+STEPS = [10_000, 20_000, 30_000]
+
+
+@pytest.fixture
+def results(tmp_path):
+    rng = np.random.default_rng(0)
+    for seed in range(5):
+        for algo, level in (("mbpo", 3000.0), ("sac", 1000.0)):
+            returns = level * np.array([0.3, 0.7, 1.0]) + rng.normal(0, 30, 3)
+            make_run(tmp_path / "a", "hopper", algo, seed, STEPS, returns)
+    make_run(tmp_path / "a", "walker2d", "mbpo", 0, STEPS, [1.0, 2.0, 3.0])  # only in A
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    return tmp_path
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "mbrlbench.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_identical_copies_are_equivalent_and_pass_the_gate(results):
+    table = compare(results / "a", results / "b", steps=[20_000]).table.set_index(["task", "algorithm", "env_step"])
+    assert table.loc[("hopper", "mbpo", 30_000), "verdict"] == "equivalent"
+    assert table.loc[("hopper", "mbpo", 20_000), "diff"] == 0.0
+    assert table.loc[("walker2d", "mbpo", 30_000), "verdict"] == "inconclusive"  # one seed each side
+    proc = _cli("compare", str(results / "a"), str(results / "b"), "--fail-if-worse")
+    assert proc.returncode == 0, proc.stderr
+    assert (results / "a" / "compare" / "compare.md").exists() and (results / "a" / "compare" / "compare.png").exists()
+
+
+def test_halved_mbpo_is_worse_and_fails_the_gate(results):
+    for progress in (results / "a").rglob("mbpo/*/progress.csv"):
+        if "hopper" in str(progress):
+            df = pd.read_csv(progress)
+            df["eval_return_mean"] /= 2
+            df.to_csv(progress, index=False)
+    shutil.rmtree(results / "b" / "syn" / "walker2d")  # now only in A
+    table = compare(results / "a", results / "b").table.set_index(["task", "algorithm"])
+    assert table.loc[("hopper", "mbpo"), "verdict"] == "worse"
+    assert table.loc[("hopper", "sac"), "verdict"] == "equivalent"
+    assert table.loc[("walker2d", "mbpo"), "verdict"] == "only in A"
+    proc = _cli("compare", str(results / "a"), str(results / "b"), "--fail-if-worse", "--out", str(results / "c"))
+    assert proc.returncode == 1 and "worse" in proc.stdout
+    assert "worse" in pd.read_csv(results / "c" / "compare.csv")["verdict"].tolist()
+
+
+def test_variants_within_one_result_set(results):
+    table = compare(results / "a", results / "a", variants=("sac", "mbpo")).table
+    hopper = table[table["task"] == "hopper"].iloc[-1]
+    assert hopper["algorithm"] == "sac:mbpo" and hopper["verdict"] == "worse" and hopper["poi"] == 0.0
+
+
+def test_cell_verdict_rule():
+    base = np.array([100.0, 101.0, 99.0, 100.0, 100.0])
+    assert cell_verdict(base, base, 0.1)[0] == "equivalent"
+    assert cell_verdict(base * 1.5, base, 0.1)[0] == "better"
+    assert cell_verdict(base[:3], base[:3], 0.1)[0] == "inconclusive"  # too few seeds, however close
+
+
+def test_bad_input_is_one_line(results):
+    for args in (
+        (str(results / "a"),),
+        (str(results / "a"), str(results / "nope")),
+        (str(results / "a"), "--variants", "x"),
+    ):
+        proc = _cli("compare", *args)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
