@@ -31,9 +31,11 @@ from pydantic import Field, model_validator
 from torch.func import functional_call, vmap
 
 from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity, space_dims
+from mbrlbench.algorithms.base import Episode as EvalEpisode
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.config import RllabPolicyGradientFields
 from mbrlbench.components.ensemble import model_io
+from mbrlbench.components.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
@@ -235,6 +237,18 @@ class MBMPO(Algorithm):
     @classmethod
     def diagnostic_keys_for(cls, config: MBMPOConfig) -> tuple[str, ...]:
         return cls.keys
+
+    @classmethod
+    def evaluation_keys_for(cls, config: MBMPOConfig) -> tuple[str, ...]:
+        return MODEL_KEYS
+
+    def evaluation_diagnostics(self, episodes: list[EvalEpisode]) -> dict[str, float]:
+        """The ensemble on the evaluation episodes (NaN before the first iteration's fit): the mean over the
+        members of their clipped predictions, k_rollout = ``model_horizon``."""
+        if self.iteration == 0:
+            return nan_model_errors()
+        horizon, scale = self.config.model_horizon, obs_scale(self.model.obs_std)
+        return model_errors(self.model.mean_step, episodes, horizon, scale)
 
     @classmethod
     def checkpoint_rows(cls, config: Any, env_steps: int) -> int:

@@ -16,12 +16,13 @@ from typing import Any, ClassVar
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Deviation, Fidelity
+from mbrlbench.algorithms.base import Deviation, Episode, Fidelity
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
 from mbrlbench.components.buffers import Batch, ReplayBuffer
 from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_buffer_size, model_io
 from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
 from mbrlbench.components.mdn import MixtureDensityModel
+from mbrlbench.components.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
 from mbrlbench.components.rollouts import DynamicsModel, branched_rollout, rollout_length
 from mbrlbench.tasks import TaskSpec
 
@@ -141,6 +142,21 @@ class MBPO(SACDriven):
     def extra_keys(cls, config: MBPOConfig) -> tuple[str, ...]:
         """A subclass's columns between MBPO's and SAC's."""
         return ()
+
+    @classmethod
+    def evaluation_keys_for(cls, config: Any) -> tuple[str, ...]:
+        """The model's k-step and reward errors, then the critic bias (``components/model_diagnostics.py``)."""
+        return (*MODEL_KEYS, *super().evaluation_keys_for(config))
+
+    def evaluation_diagnostics(self, episodes: list[Episode]) -> dict[str, float]:
+        """The current model on the evaluation episodes (NaN before its first fit): its deterministic mean step
+        (ensemble: mean of the elites' means; TOM's MDN: the mixture mean), k_rollout = the horizon of the
+        rollouts branched after its last fit; then SAC's critic bias."""
+        model = nan_model_errors()
+        if self.diagnostics["model/fits"] > 0:
+            horizon = int(self.diagnostics["rollout/horizon"])
+            model = model_errors(self.model.mean_step, episodes, horizon, obs_scale(self.model.obs_std))
+        return {**model, **super().evaluation_diagnostics(episodes)}
 
     @classmethod
     def checkpoint_rows(cls, config: Any, env_steps: int) -> int:

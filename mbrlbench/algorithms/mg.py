@@ -31,10 +31,11 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call
 
-from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity
+from mbrlbench.algorithms.base import Algorithm, Deviation, Episode, Fidelity
 from mbrlbench.components.config import PolicyGradientFields
 from mbrlbench.components.dynamics import EnsembleConfigFields, StridedModelData, ensemble_from_config, model_io
 from mbrlbench.components.mlp import mlp
+from mbrlbench.components.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
 from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
@@ -224,6 +225,18 @@ class MG(Algorithm):
     @classmethod
     def diagnostic_keys_for(cls, config: MGConfig) -> tuple[str, ...]:
         return (*cls.keys, *(["policy/clip_frac"] if config.backbone == "ppo" else []))
+
+    @classmethod
+    def evaluation_keys_for(cls, config: MGConfig) -> tuple[str, ...]:
+        return MODEL_KEYS
+
+    def evaluation_diagnostics(self, episodes: list[Episode]) -> dict[str, float]:
+        """The ensemble (mean of the elites' means) on the evaluation episodes, NaN before its first update;
+        k_rollout = ``model_horizon``."""
+        if self.diagnostics["model/fits"] == 0:
+            return nan_model_errors()
+        horizon, scale = self.config.model_horizon, obs_scale(self.model.obs_std)
+        return model_errors(self.model.mean_step, episodes, horizon, scale)
 
     # ------------------------------------------------------------------ acting
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 from pydantic import Field
 
@@ -295,6 +296,10 @@ class MnM(MBPO):
         if self.config.reward_form == "raw":
             return batch
         return batch._replace(rew=base_reward(batch.rew, self.config))
+
+    def critic_rewards(self, rewards: np.ndarray) -> np.ndarray:
+        """``sac/q_bias`` compares Q with the return of the rewards the critic learns on real rows: base(r)."""
+        return base_reward(torch.as_tensor(rewards), self.config).numpy()
 
 
 ALGORITHM, CONFIG = MnM, MnMConfig

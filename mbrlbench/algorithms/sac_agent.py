@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Episode
 from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.model_diagnostics import critic_bias
 from mbrlbench.components.sac import SAC, SACSettings
 from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec, action_bounds
@@ -148,3 +149,26 @@ class SACDriven(Algorithm):
         """SAC updates run after each post-exploration step once the pool holds ``min_pool_size`` samples."""
         since = self.steps_since_exploration()
         return since is not None and since > 0 and len(self.env_buffer) >= self.config.min_pool_size
+
+    # ------------------------------------------------------------------ evaluation diagnostics
+    @classmethod
+    def evaluation_keys_for(cls, config: Any) -> tuple[str, ...]:
+        return ("sac/q_bias",)
+
+    def evaluation_diagnostics(self, episodes: list[Episode]) -> dict[str, float]:
+        return {"sac/q_bias": self.q_bias(episodes)}
+
+    @torch.no_grad()
+    def q_bias(self, episodes: list[Episode]) -> float:
+        """Mean over the episodes of min(Q1, Q2)(s_0, a_0) of the online critics (what the actor maximizes; the
+        targets use the same min over the Polyak copies) minus the discounted return ``sum_t gamma^t r_t``.
+        An indicator, not an estimator: Q is the soft critic of the stochastic policy (entropy bonuses
+        included), the episode the deterministic policy's."""
+        obs0 = torch.as_tensor(np.stack([e.obs[0] for e in episodes]), dtype=torch.float32, device=self.device)
+        act0 = torch.as_tensor(np.stack([e.actions[0] for e in episodes]), dtype=torch.float32, device=self.device)
+        q0 = self.sac.q_values(obs0, act0).min(dim=0).values
+        return critic_bias(q0, [self.critic_rewards(e.rewards) for e in episodes], self.config.gamma)
+
+    def critic_rewards(self, rewards: np.ndarray) -> np.ndarray:
+        """The real rewards as the critic learns them (MnM's log form transforms them)."""
+        return rewards

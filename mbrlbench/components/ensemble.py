@@ -89,6 +89,15 @@ class EnsembleMLP(nn.Module):
     def linears(self) -> list[EnsembleLinear]:
         return [layer for layer in self.layers if isinstance(layer, EnsembleLinear)]
 
+    def forward_members(self, x: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
+        """A 2-D input ``x [N, in]`` through the listed members only -> ``[len(members), N, out]``."""
+        h = x.unsqueeze(0).expand(members.shape[0], -1, -1)
+        for i, layer in enumerate(self.linears()):
+            h = torch.baddbmm(layer.bias[members], h, layer.weight[members])
+            if i < len(self.layers) - 1:
+                h = self.activation(h)
+        return h
+
     def forward_grouped(self, x: torch.Tensor, member: torch.Tensor) -> torch.Tensor:
         """Row ``i`` of ``x [N, in]`` through member ``member[i]`` only: no work on other members."""
         order = torch.argsort(member)
@@ -200,6 +209,19 @@ class ProbabilisticEnsemble(nn.Module):
         mean, logvar = out.split(self.out_dim, dim=-1)
         draw = mean + torch.randn_like(mean) * torch.exp(0.5 * self._bound_logvar(logvar))
         return obs + draw[:, 1:], draw[:, 0]
+
+    @torch.no_grad()
+    def mean_step(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ensemble's deterministic prediction (model diagnostics): the mean over the elites of each elite's
+        Gaussian mean, no sample -> (next_obs, reward)."""
+        x = self.normalizer(torch.cat([obs, act], dim=-1))
+        mean = self.net.forward_members(x, self.elite_idx)[..., : self.out_dim].mean(dim=0)
+        return obs + mean[:, 1:], mean[:, 0]
+
+    @property
+    def obs_std(self) -> torch.Tensor:
+        """Std of each observation dimension in the data of the last fit (the input normalizer's)."""
+        return self.normalizer.std[: self.obs_dim]
 
     # ------------------------------------------------------------------- training
     def nll_loss(

@@ -65,6 +65,18 @@ class MixtureDensityModel(nn.Module):
         y = y * self.target_norm.std + self.target_norm.mean
         return obs + y[:, 1:], y[:, 0]
 
+    @torch.no_grad()
+    def mean_step(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mixture's mean (model diagnostics), no sample -> (next_obs, reward)."""
+        mean, _, log_pi = self(self.input_norm(torch.cat([obs, act], dim=-1)))
+        y = self.mixture_mean(mean, log_pi) * self.target_norm.std + self.target_norm.mean
+        return obs + y[:, 1:], y[:, 0]
+
+    @property
+    def obs_std(self) -> torch.Tensor:
+        """Std of each observation dimension in the data of the last fit (the input normalizer's)."""
+        return self.input_norm.std[: self.obs_dim]
+
     def fit(
         self,
         inputs: torch.Tensor,

@@ -54,6 +54,19 @@ class DeterministicEnsemble(nn.Module):
             reward = reward.clamp(-self.reward_clip, self.reward_clip)
         return next_obs, reward
 
+    @torch.no_grad()
+    def mean_step(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``obs [N, D]``, ``act [N, A]`` -> the mean over the members of their clipped predictions (model
+        diagnostics; the rollouts clip each member's prediction the same way)."""
+        E = self.members
+        next_obs, reward = self.predict(obs.expand(E, -1, -1), act.expand(E, -1, -1))
+        return next_obs.mean(dim=0), reward.mean(dim=0)
+
+    @property
+    def obs_std(self) -> torch.Tensor:
+        """Std of each observation dimension in the data of the last fit (the input normalizer's)."""
+        return self.input_norm.std[: self.obs_dim]
+
     def fit(
         self,
         inputs: torch.Tensor,
