@@ -43,15 +43,20 @@ def _suite_path(suite: str) -> Path:
     return builtin if builtin.exists() else path
 
 
-def _load(suite: str, only: list[str] | None) -> tuple[Suite, list[RunSpec]]:
+def _load(suite: str, only: list[str] | None, sets: list[str] | None = None) -> tuple[Suite, list[RunSpec]]:
     from mbrlbench.suite import SuiteError, load_suite
 
     try:
-        loaded = load_suite(_suite_path(suite))
+        loaded = load_suite(_suite_path(suite), sets or ())
     except SuiteError as err:
         raise fail_input(str(err)) from None
     runs = loaded.runs
-    pairs = [pair for item in only or [] for pair in item.split(",")]  # repeated and comma-separated
+    pairs: list[str] = []  # repeated and comma-separated; a piece without KEY= continues a sweep's run name
+    for piece in (p for item in only or [] for p in item.split(",")):
+        if pairs and piece.partition("=")[0] not in ONLY_KEYS:
+            pairs[-1] += "," + piece
+        else:
+            pairs.append(piece)
     for item in pairs:
         key, sep, value = item.partition("=")
         if not sep or key not in ONLY_KEYS:
@@ -98,6 +103,10 @@ def run(
             help="Run a slice: KEY=VALUE (task, algorithm, seed), repeated or comma-separated; all must match."
         ),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="KEY=VALUE into the suite's data, dotted (overrides.mbpo.all.ensemble_size=5)."),
+    ] = None,
     restart: Annotated[bool, typer.Option(help="Wipe and rerun the selected runs.")] = False,
     keep_checkpoints: Annotated[bool, typer.Option(help="Keep checkpoint.pt after a run completes.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Print the runs and exit.")] = False,
@@ -118,7 +127,7 @@ def run(
 ) -> None:
     """Train every run of SUITE; completed runs are skipped, interrupted ones resume from their checkpoint."""
     _check_run_options(device, launcher, jobs, runs_per_gpu, threads_per_run, out)
-    loaded, runs = _load(suite, only)
+    loaded, runs = _load(suite, only, set_)
     if dry_run:
         out_console.print(_grid_table(runs, out))
         return
@@ -218,11 +227,15 @@ def status(
 def validate(
     suite: Annotated[str, typer.Argument(help="Suite file or built-in suite name.")],
     out: Annotated[Path, typer.Option(help="Results root, to show each run's state.")] = Path("results"),
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="KEY=VALUE into the suite's data, dotted (overrides.mbpo.all.ensemble_size=5)."),
+    ] = None,
 ) -> None:
     """Check SUITE and print its expanded grid, total env steps and checkpoint disk estimate."""
     from mbrlbench.runner.disk import estimate_checkpoint_bytes, human_bytes
 
-    loaded, runs = _load(suite, None)
+    loaded, runs = _load(suite, None, set_)
     out_console.print(_grid_table(runs, out))
     total_steps = sum(r.env_steps for r in runs)
     peak = max(estimate_checkpoint_bytes(r) for r in runs)
@@ -342,6 +355,27 @@ def _compare_table(table: Any, names: tuple[str, str]) -> Table:
     return out
 
 
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="A folder of run folders (any depth).")],
+    to: Annotated[str, typer.Option(help="csv | parquet | npz | tensorboard | wandb.")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="Where to write (default: PATH/export/<format>).")] = None,
+) -> None:
+    """Export runs: one tidy table (csv, parquet), rliable-shaped arrays (npz), TensorBoard, offline W&B."""
+    from mbrlbench.export import FORMATS
+    from mbrlbench.export import export as run_export
+
+    if to not in FORMATS:
+        raise fail_input(f"--to {to!r}: allowed: {', '.join(FORMATS)}")
+    if not path.is_dir():
+        raise fail_input(f"{path}: not a folder")
+    try:
+        written = run_export(path, to, out or path / "export" / to)
+    except UserInputError as err:
+        raise fail_input(str(err)) from None
+    err_console.print(f"export: {len(written)} written under {out or path / 'export' / to}", highlight=False)
+
+
 @app.command("eval")
 def eval_(
     path: Annotated[Path, typer.Argument(help="A run folder, or any folder of runs (each evaluated).")],
@@ -425,17 +459,28 @@ def _eval_table(rows: list, episodes: int, stochastic: bool) -> Table:
 
 @app.command("list")
 def list_() -> None:
-    """Print the registered tasks and algorithms, one per line."""
-    from mbrlbench.algorithms import ALGORITHMS, VARIANTS
+    """Print the registered tasks, algorithms, variants and installed plugins (with where each came from)."""
+    from mbrlbench.algorithms import ALGORITHMS, VARIANTS, load_plugin
+    from mbrlbench.plugins import PluginError, entry_point_origin, registered
     from mbrlbench.tasks import TASKS
 
     for name, task in TASKS.items():
         horizon = f", {task.max_episode_steps}-step episodes" if task.max_episode_steps else ""
         out_console.print(f"task       {name:20s} {task.env_id}{horizon}", highlight=False)
     for name, entry in ALGORITHMS.items():
-        out_console.print(f"algorithm  {name:20s} {entry.summary} [{entry.cls.fidelity}]", highlight=False)
+        out_console.print(f"algorithm  {name:20s} {entry.summary} [{entry.fidelity}]", highlight=False)
     for name, variant in VARIANTS.items():
         out_console.print(f"variant    {name:20s} {variant.algorithm}: {variant.summary}", highlight=False)
+    for name, ep in registered().items():
+        if name in ALGORITHMS or name in VARIANTS:
+            line = f"shadowed by the built-in {name}; {entry_point_origin(ep)}"
+        else:
+            try:
+                entry = load_plugin(name)
+                line = f"{entry.summary} [{entry.fidelity}]; {entry.origin}"
+            except PluginError as err:
+                line = f"cannot be used: {err}"
+        out_console.print(f"plugin     {name:20s} {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

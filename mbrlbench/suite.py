@@ -3,7 +3,10 @@ semantic checks against the registries, and expansion into one ``RunSpec`` per r
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mbrlbench.algorithms import ALGORITHMS, VARIANTS, resolve, resolve_config
 from mbrlbench.algorithms.base import AlgorithmConfig
+from mbrlbench.plugins import PluginError, add_search_path, is_import_path, registered
 from mbrlbench.rundir import RunKey
-from mbrlbench.tasks import TASK_BASE, TASKS, TERMINATION_FNS, TaskSpec
+from mbrlbench.tasks import TASK_BASE, TASKS, TERMINATION_FNS, TaskSpec, termination_disagreement
 
 KeyPath = tuple[str | int, ...]
 """Where a value sits in the suite's YAML data, e.g. ``("overrides", "mbpo", "all")``."""
@@ -50,7 +54,7 @@ class CustomTask(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     env_id: str
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
-    termination: Literal[tuple(TERMINATION_FNS)] = "never"  # type: ignore[valid-type]
+    termination: str = Field("never", description="A registered function's name, or an import path module:fn.")
     max_episode_steps: int | None = Field(None, ge=1)
 
 
@@ -78,6 +82,9 @@ class SuiteFile(_Strict):
     overrides: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     checkpoint_every: int = Field(5, ge=1, description="Evaluations between checkpoints.")
     checkpoint_minutes: float = Field(10.0, gt=0, description="Wall-clock minutes between checkpoints.")
+    sweeps: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="algorithm -> {field: [values], mode: grid|zip}: one variant per point."
+    )
 
 
 _MODEL_AT: dict[str, type[BaseModel]] = {
@@ -90,8 +97,12 @@ _MODEL_AT: dict[str, type[BaseModel]] = {
 _ALLOWED_HINTS: dict[str, str] = {
     "device": "auto, cpu, cuda, cuda:N",
     "env_steps": "'paper' or a positive integer",
-    "termination": ", ".join(TERMINATION_FNS),
+    "termination": ", ".join(TERMINATION_FNS) + " or an import path module:function",
 }
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+SWEEP_MODES = ("grid", "zip")
+MAX_SWEEP_POINTS = 1_000
+MAX_NAME = 200  # a run name is a folder name (255 bytes at most on common filesystems)
 
 
 @dataclass(frozen=True)
@@ -263,7 +274,7 @@ def _config_error(err: ValidationError, prefix: KeyPath, config_cls: type[Algori
     )
 
 
-def _resolve_tasks(sf: SuiteFile) -> dict[str, TaskSpec]:
+def _resolve_tasks(sf: SuiteFile, folder: Path) -> dict[str, TaskSpec]:
     tasks: dict[str, TaskSpec] = {}
     for i, entry in enumerate(sf.tasks):
         if isinstance(entry, str):
@@ -271,31 +282,85 @@ def _resolve_tasks(sf: SuiteFile) -> dict[str, TaskSpec]:
                 raise SuiteError(f"unknown task {entry!r}; allowed: {', '.join(TASKS)} or an inline task", ("tasks", i))
             spec = TASKS[entry]
         else:
-            if entry.env_id not in gym.registry:
-                raise SuiteError(f"{entry.env_id!r} is not a registered gymnasium env id", ("tasks", i, "env_id"))
-            spec = TaskSpec(entry.name, entry.env_id, entry.env_kwargs, entry.termination, entry.max_episode_steps)
+            spec = _custom_task(entry, ("tasks", i), folder)
         if spec.name in tasks:
             raise SuiteError(f"task {spec.name!r} listed twice", ("tasks", i))
         tasks[spec.name] = spec
     return tasks
 
 
-def _resolve_algorithms(sf: SuiteFile) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Run name -> (base algorithm, the variant's overrides)."""
-    algos: dict[str, tuple[str, dict[str, Any]]] = {}
-    known = [*ALGORITHMS, *VARIANTS]
+def _custom_task(entry: CustomTask, at: KeyPath, folder: Path) -> TaskSpec:
+    """An inline task; a termination function by import path is tried on real transitions right away, since
+    a wrong one silently corrupts every model rollout."""
+    _check_env_id(entry.env_id, (*at, "env_id"), folder)
+    imported = entry.termination not in TERMINATION_FNS
+    if imported and not is_import_path(entry.termination):
+        hint = _ALLOWED_HINTS["termination"]
+        raise SuiteError(f"invalid value {entry.termination!r}; allowed: {hint}", (*at, "termination"))
+    spec = TaskSpec(entry.name, entry.env_id, entry.env_kwargs, entry.termination, entry.max_episode_steps)
+    if imported:
+        add_search_path(folder)
+        try:
+            problem = termination_disagreement(spec)
+        except PluginError as err:
+            problem = str(err)
+        if problem:
+            raise SuiteError(f"task {spec.name!r}: {problem}", (*at, "termination"))
+    return spec
+
+
+def _check_env_id(env_id: str, at: KeyPath, folder: Path) -> None:
+    """A registered id, or gymnasium's ``module:EnvName-v0`` (the module registers the env when imported)."""
+    module, sep, name = env_id.rpartition(":")
+    if sep:
+        add_search_path(folder)
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # the user's module: report whatever it raises
+            raise SuiteError(f"cannot import {module!r} ({type(err).__name__}: {err})", at) from None
+    if name not in gym.registry:
+        raise SuiteError(f"{env_id!r} is not a registered gymnasium env id", at)
+
+
+@dataclass(frozen=True)
+class _Algo:
+    """A run name's algorithm: registry key, the variant's overrides, the suite entry it came from (a sweep's
+    points share their entry's overrides and exclusions) and the sweep point's values (applied last)."""
+
+    base: str
+    layer: dict[str, Any]
+    source: str
+    sweep: dict[str, Any] = field(default_factory=dict)
+
+
+def _lookup(name: str, at: KeyPath, folder: Path, bare: bool) -> tuple[str, dict[str, Any]]:
+    """Registry key and variant overrides of an algorithm, variant, entry point or import path."""
+    if is_import_path(name):
+        if bare:
+            raise SuiteError(f"an import path needs a run name: {{name: NAME, algorithm: {name!r}}}", at)
+        add_search_path(folder)
+    elif bare and not re.fullmatch(NAME_PATTERN, name):
+        raise SuiteError(f"{name!r} is not a folder-safe name (letters, digits, _ . -)", at)
+    try:
+        return resolve(name)
+    except KeyError:
+        known = [*ALGORITHMS, *VARIANTS, *registered()]
+        raise SuiteError(
+            f"unknown algorithm {name!r}; allowed: {', '.join(known)} or an import path module:Class", at
+        ) from None
+    except PluginError as err:
+        raise SuiteError(f"plugin {name!r} cannot be used: {err}", at) from None
+
+
+def _resolve_algorithms(sf: SuiteFile, folder: Path) -> dict[str, _Algo]:
+    """Run name -> its algorithm, sweeps expanded."""
+    algos: dict[str, _Algo] = {}
     for i, entry in enumerate(sf.algorithms):
         if isinstance(entry, str):
-            if entry not in known:
-                raise SuiteError(f"unknown algorithm {entry!r}; allowed: {', '.join(known)}", ("algorithms", i))
-            name, (base, layer) = entry, resolve(entry)
+            base, layer = _lookup(entry, ("algorithms", i), folder, bare=True)
+            name = entry
         else:
-            if entry.algorithm not in known:
-                raise SuiteError(
-                    f"unknown algorithm {entry.algorithm!r}; allowed: {', '.join(known)}",
-                    ("algorithms", i, "algorithm"),
-                )
-            base, layer = resolve(entry.algorithm)
+            base, layer = _lookup(entry.algorithm, ("algorithms", i, "algorithm"), folder, bare=False)
             name, layer = entry.name, {**layer, **entry.overrides}
             try:
                 ALGORITHMS[base].config_cls(**layer)
@@ -303,8 +368,69 @@ def _resolve_algorithms(sf: SuiteFile) -> dict[str, tuple[str, dict[str, Any]]]:
                 raise _config_error(err, ("algorithms", i, "overrides"), ALGORITHMS[base].config_cls) from None
         if name in algos:
             raise SuiteError(f"algorithm {name!r} listed twice", ("algorithms", i))
-        algos[name] = (base, layer)
-    return algos
+        algos[name] = _Algo(base, layer, name)
+    return _expand_sweeps(sf, algos)
+
+
+# ----------------------------------------------------------------------------------------- sweeps
+def sweep_name(source: str, point: Mapping[str, Any]) -> str:
+    """A sweep point's run (and folder) name, ``mbpo@ensemble_size=3,num_elites=2``: ``@`` and ``,`` need no
+    quoting in shells (brackets would glob) and are legal on every common filesystem; list values are joined
+    by ``_``, and any character outside ``A-Za-z0-9_.+-`` in a value becomes ``_``."""
+    return f"{source}@" + ",".join(f"{key}={_render(value)}" for key, value in point.items())
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "_".join(_render(v) for v in value)
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", str(value))
+
+
+def _sweep_points(spec: dict[str, Any], config_cls: type[AlgorithmConfig], at: KeyPath) -> list[dict[str, Any]]:
+    """The points of one sweep: the product of its lists (grid) or their rows (zip). A string ``mode`` is
+    the mode; a list under ``mode`` would sweep a field of that name."""
+    values = dict(spec)
+    mode = values.pop("mode") if isinstance(values.get("mode"), str) else "grid"
+    if mode not in SWEEP_MODES:
+        raise SuiteError(f"invalid value {mode!r}; allowed: {', '.join(SWEEP_MODES)}", (*at, "mode"))
+    if not values:
+        raise SuiteError("needs at least one hyperparameter with a list of values", at)
+    for key, items in values.items():
+        if key not in config_cls.model_fields:
+            raise SuiteError(f"unknown hyperparameter; allowed: {', '.join(config_cls.model_fields)}", (*at, key))
+        if not isinstance(items, list) or not items:
+            raise SuiteError(f"needs a non-empty list of values, got {items!r}", (*at, key))
+    lengths = [len(items) for items in values.values()]
+    if mode == "zip" and len(set(lengths)) > 1:
+        raise SuiteError(f"mode zip needs lists of one length, got lengths {lengths}", at)
+    count = lengths[0] if mode == "zip" else math.prod(lengths)
+    if count > MAX_SWEEP_POINTS:
+        raise SuiteError(f"{count:,} points (more than {MAX_SWEEP_POINTS:,}); sweeps are bounded", at)
+    rows = zip(*values.values(), strict=True) if mode == "zip" else itertools.product(*values.values())
+    return [dict(zip(values, row, strict=True)) for row in rows]
+
+
+def _expand_sweeps(sf: SuiteFile, algos: dict[str, _Algo]) -> dict[str, _Algo]:
+    """Each swept entry is replaced, in place, by one run name per sweep point."""
+    for source in sf.sweeps:
+        if source not in algos:
+            raise SuiteError(f"not an algorithm of this suite; allowed: {', '.join(algos)}", ("sweeps", source))
+    out: dict[str, _Algo] = {}
+    for name, algo in algos.items():
+        if name not in sf.sweeps:
+            out[name] = algo
+            continue
+        at: KeyPath = ("sweeps", name)
+        for point in _sweep_points(sf.sweeps[name], ALGORITHMS[algo.base].config_cls, at):
+            run_name = sweep_name(name, point)
+            if run_name in out or run_name in algos:
+                raise SuiteError(f"two runs would share the name {run_name!r}", at)
+            if len(run_name) > MAX_NAME:
+                raise SuiteError(f"run name {run_name[:40]!r}... is longer than {MAX_NAME} characters", at)
+            out[run_name] = _Algo(algo.base, algo.layer, name, point)
+    return out
 
 
 def _resolve_seeds(sf: SuiteFile) -> list[int]:
@@ -317,39 +443,48 @@ def _resolve_seeds(sf: SuiteFile) -> list[int]:
     return seeds
 
 
-def _check_references(sf: SuiteFile, tasks: dict[str, TaskSpec], algos: dict[str, Any]) -> None:
-    """``exclude`` and ``overrides`` may only name this suite's tasks and algorithms."""
+def _check_references(sf: SuiteFile, tasks: dict[str, TaskSpec], algos: dict[str, _Algo]) -> None:
+    """``exclude`` and ``overrides`` may only name this suite's tasks and algorithms (a swept entry's name
+    covers its points)."""
     if isinstance(sf.env_steps, int) and sf.env_steps < 1:
         raise SuiteError("must be 'paper' or a positive integer", ("env_steps",))
+    names = list(dict.fromkeys([*(a.source for a in algos.values()), *algos]))
     for i, ex in enumerate(sf.exclude):
         if ex.task is not None and ex.task not in tasks:
             raise SuiteError(f"not a task of this suite; allowed: {', '.join(tasks)}", ("exclude", i, "task"))
-        if ex.algorithm is not None and ex.algorithm not in algos:
+        if ex.algorithm is not None and ex.algorithm not in names:
             raise SuiteError(
-                f"not an algorithm of this suite; allowed: {', '.join(algos)}", ("exclude", i, "algorithm")
+                f"not an algorithm of this suite; allowed: {', '.join(names)}", ("exclude", i, "algorithm")
             )
     for algo_name, scopes in sf.overrides.items():
-        if algo_name not in algos:
-            raise SuiteError(f"not an algorithm of this suite; allowed: {', '.join(algos)}", ("overrides", algo_name))
+        if algo_name not in names:
+            raise SuiteError(f"not an algorithm of this suite; allowed: {', '.join(names)}", ("overrides", algo_name))
         for scope in scopes:
             if scope != "all" and scope not in tasks:
                 raise SuiteError(f"unknown scope; allowed: all, {', '.join(tasks)}", ("overrides", algo_name, scope))
 
 
-def _cell_config(sf: SuiteFile, task_name: str, algo_name: str, base: str, layer: dict[str, Any]) -> AlgorithmConfig:
-    """Defaults <- paper preset <- variant <- ``all`` overrides <- this task's overrides; an error names the
-    scope that caused it."""
-    entry = ALGORITHMS[base]
-    scopes = sf.overrides.get(algo_name, {})
+def _cell_config(sf: SuiteFile, task_name: str, algo_name: str, algo: _Algo) -> AlgorithmConfig:
+    """Defaults <- paper preset <- variant <- ``all`` overrides <- this task's overrides <- the sweep point;
+    an error names the scope that caused it."""
+    entry = ALGORITHMS[algo.base]
+    scopes = sf.overrides.get(algo_name, sf.overrides.get(algo.source, {}))
+    at = algo_name if algo_name in sf.overrides else algo.source
     all_scope, task_scope = scopes.get("all", {}), scopes.get(task_name, {})
-    try:
-        resolve_config(base, task_name, layer, all_scope)
-    except ValidationError as err:
-        raise _config_error(err, ("overrides", algo_name, "all"), entry.config_cls) from None
-    try:
-        return resolve_config(base, task_name, layer, all_scope, task_scope)
-    except ValidationError as err:
-        raise _config_error(err, ("overrides", algo_name, task_name), entry.config_cls) from None
+    stages: list[tuple[tuple[dict[str, Any], ...], KeyPath]] = [
+        ((all_scope,), ("overrides", at, "all")),
+        ((all_scope, task_scope), ("overrides", at, task_name)),
+    ]
+    if algo.sweep:
+        stages.append(((all_scope, task_scope, algo.sweep), ("sweeps", algo.source)))
+    config: AlgorithmConfig | None = None
+    for layers, where in stages:
+        try:
+            config = resolve_config(algo.base, task_name, algo.layer, *layers)
+        except ValidationError as err:
+            raise _config_error(err, where, entry.config_cls) from None
+    assert config is not None
+    return config
 
 
 def _budget(sf: SuiteFile, task_name: str, algo_name: str, base: str) -> int:
@@ -361,30 +496,31 @@ def _budget(sf: SuiteFile, task_name: str, algo_name: str, base: str) -> int:
     return budget
 
 
-def _excluded(sf: SuiteFile, task: str, algorithm: str, seed: int) -> bool:
+def _excluded(sf: SuiteFile, task: str, algo_name: str, algo: _Algo, seed: int) -> bool:
     return any(
-        ex.task in (None, task) and ex.algorithm in (None, algorithm) and ex.seed in (None, seed) for ex in sf.exclude
+        ex.task in (None, task) and ex.algorithm in (None, algo_name, algo.source) and ex.seed in (None, seed)
+        for ex in sf.exclude
     )
 
 
-def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:
-    tasks, algos, seeds = _resolve_tasks(sf), _resolve_algorithms(sf), _resolve_seeds(sf)
+def _check_and_expand(sf: SuiteFile, folder: Path) -> list[RunSpec]:
+    tasks, algos, seeds = _resolve_tasks(sf, folder), _resolve_algorithms(sf, folder), _resolve_seeds(sf)
     _check_references(sf, tasks, algos)
     runs: list[RunSpec] = []
-    for (task_name, task), (algo_name, (base, layer)) in itertools.product(tasks.items(), algos.items()):
-        config = _cell_config(sf, task_name, algo_name, base, layer)
-        kept = [seed for seed in seeds if not _excluded(sf, task_name, algo_name, seed)]
+    for (task_name, task), (algo_name, algo) in itertools.product(tasks.items(), algos.items()):
+        config = _cell_config(sf, task_name, algo_name, algo)
+        kept = [seed for seed in seeds if not _excluded(sf, task_name, algo_name, algo, seed)]
         if not kept:
             continue  # an excluded cell needs no budget
-        budget = _budget(sf, task_name, algo_name, base)
-        entry = ALGORITHMS[base]
+        budget = _budget(sf, task_name, algo_name, algo.base)
+        entry = ALGORITHMS[algo.base]
         deviations = tuple(entry.deviations(task_name, config))
         for seed in kept:
             runs.append(
                 RunSpec(
                     suite=sf.name,
                     task=task,
-                    algorithm=base,
+                    algorithm=algo.base,
                     variant=algo_name,
                     seed=seed,
                     env_steps=budget,
@@ -392,7 +528,7 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:
                     eval_episodes=sf.eval.episodes,
                     device=sf.device,
                     config=config,
-                    fidelity=entry.cls.fidelity,
+                    fidelity=entry.fidelity,
                     deviations=deviations,
                     checkpoint_every=sf.checkpoint_every,
                     checkpoint_minutes=sf.checkpoint_minutes,
@@ -401,10 +537,91 @@ def _check_and_expand(sf: SuiteFile) -> list[RunSpec]:
     return runs
 
 
+# ------------------------------------------------------------------------------------------ --set
+class _SetError(SuiteError):
+    """A bad ``--set``: it has no line in the file."""
+
+
+def _parse_set(item: str) -> tuple[list[str], Any]:
+    key, sep, raw = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise _SetError(
+            f"--set {item!r}: expected KEY=VALUE with a dotted KEY, e.g. overrides.mbpo.all.ensemble_size=5"
+        )
+    try:
+        value, _ = _read_yaml(raw)  # bounded like a suite file
+    except (yaml.YAMLError, SuiteError):
+        raise _SetError(f"--set {key}: value {raw!r} is not a YAML scalar or list") from None
+    if isinstance(value, dict):
+        raise _SetError(f"--set {key}: expected a scalar or a list, not a mapping; set its keys one by one")
+    return parts, value
+
+
+def apply_set(data: dict[str, Any], item: str) -> KeyPath:
+    """Apply one ``--set KEY=VALUE`` to the suite's data (mappings are created along the way, list items
+    addressed by index); returns where the value went."""
+    parts, value = _parse_set(item)
+    node: Any = data
+    path: list[str | int] = []
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, dict):
+            if not last and node.get(part) is None:
+                node[part] = {}
+            path.append(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            path.append(int(part))
+        else:
+            where = ".".join(map(str, path))
+            raise _SetError(f"--set {'.'.join(parts)}: {where} is {node!r}, which has no key {part!r}")
+        if last:
+            node[path[-1]] = value
+        else:
+            node = node[path[-1]]
+    return tuple(path)
+
+
+def _set_origin(err_path: KeyPath, applied: dict[KeyPath, str]) -> str | None:
+    """The ``--set`` an error comes from: its key path and the error's overlap (one is a prefix of the other)."""
+    for path, item in applied.items():
+        n = min(len(path), len(err_path))
+        if n and path[:n] == err_path[:n]:
+            return item
+    return None
+
+
 # ------------------------------------------------------------------------------------------ entry
-def load_suite(path: str | Path) -> Suite:
-    """Read, validate and expand a suite file; raises ``SuiteError`` with file and line on bad input."""
+def load_suite(path: str | Path, sets: Sequence[str] = ()) -> Suite:
+    """Read a suite file, apply ``--set KEY=VALUE`` items to its data, validate and expand it; raises
+    ``SuiteError`` naming the file and line, or the ``--set`` item, on bad input."""
     path = Path(path)
+    data, lines = _read_suite_data(path)
+    applied: dict[KeyPath, str] = {}
+    try:
+        for item in sets:
+            applied[apply_set(data, item)] = item
+        try:
+            sf = SuiteFile.model_validate(data)
+        except ValidationError as err:
+            raise _schema_message(err.errors(), data) from None
+        runs = _check_and_expand(sf, path.parent)
+    except SuiteError as err:
+        err.file = str(path)
+        origin = _set_origin(err.path, applied)
+        if isinstance(err, _SetError) or origin is not None:
+            err.file, err.line = (f"{path}: --set {origin}" if origin else str(path)), None
+            raise
+        probe = err.path
+        while probe and probe not in lines:
+            probe = probe[:-1]
+        err.line = lines.get(probe, 1)
+        raise
+    return Suite(file=sf, path=path, runs=runs)
+
+
+def _read_suite_data(path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    """The suite file's mapping and the line of each key."""
     try:
         text = path.read_text()
     except OSError as err:
@@ -424,17 +641,4 @@ def load_suite(path: str | Path) -> Suite:
             file=str(path),
             line=1,
         )
-    try:
-        try:
-            sf = SuiteFile.model_validate(data)
-        except ValidationError as err:
-            raise _schema_message(err.errors(), data) from None
-        runs = _check_and_expand(sf)
-    except SuiteError as err:
-        err.file = str(path)
-        probe = err.path
-        while probe and probe not in lines:
-            probe = probe[:-1]
-        err.line = lines.get(probe, 1)
-        raise
-    return Suite(file=sf, path=path, runs=runs)
+    return data, lines

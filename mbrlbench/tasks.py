@@ -17,6 +17,7 @@ import gymnasium as gym
 import torch
 
 from mbrlbench import point_mass
+from mbrlbench.plugins import PluginError, import_object, is_import_path
 
 point_mass.register()
 
@@ -97,7 +98,13 @@ class TaskSpec:
 
     @property
     def termination_fn(self) -> TerminationFn:
-        return TERMINATION_FNS[self.termination]
+        """A registered function by name, or any function by import path (``module:function``)."""
+        if self.termination in TERMINATION_FNS or not is_import_path(self.termination):
+            return TERMINATION_FNS[self.termination]
+        fn = import_object(self.termination)
+        if not callable(fn):
+            raise PluginError(f"{self.termination} is not a function")
+        return fn
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         kwargs = dict(self.env_kwargs)
@@ -134,6 +141,41 @@ for _name in ("hopper", "walker2d", "halfcheetah", "ant"):
 
 TASK_BASE: dict[str, str] = {name: name.removesuffix("_h200") for name in TASKS}
 """The task whose paper presets a task uses (h200 variants share their base task's settings)."""
+
+
+def termination_disagreement(task: TaskSpec, transitions: int = 100, seed: int = 0) -> str | None:
+    """Why ``task``'s termination function is wrong on real random-action transitions, or None: it must map
+    a batch ``[N, obs_dim]`` to ``[N]`` booleans equal to the env's own ``terminated`` (a sanity check at
+    suite load, not a proof: a function wrong only in states random actions never reach passes)."""
+    fn = task.termination_fn
+    env = task.make_env()
+    try:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        next_obs, terminated = [], []
+        for _ in range(transitions):
+            obs, _, term, trunc, _ = env.step(env.action_space.sample())
+            next_obs.append(torch.as_tensor(obs, dtype=torch.float32))
+            terminated.append(bool(term))
+            if term or trunc:
+                env.reset()
+    finally:
+        env.close()
+    try:
+        verdict = fn(torch.stack(next_obs))
+    except Exception as err:  # the user's function: report whatever it raises
+        return f"termination {task.termination} raises {type(err).__name__}: {err}"
+    if not isinstance(verdict, torch.Tensor) or tuple(verdict.shape) != (len(next_obs),):
+        shape = tuple(verdict.shape) if isinstance(verdict, torch.Tensor) else type(verdict).__name__
+        n = len(next_obs)
+        return f"termination {task.termination} maps {n} observations to {shape}, not a [{n}] tensor"
+    for i, (said, real) in enumerate(zip(verdict.bool().tolist(), terminated, strict=True)):
+        if said != real:
+            return (
+                f"termination {task.termination} disagrees with {task.env_id}'s own terminated on a real "
+                f"transition (random actions, seed {seed}, step {i}: function {said}, env {real})"
+            )
+    return None
 
 
 def get_task(name: str) -> TaskSpec:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, get_args
 
 import torch
 
 from mbrlbench.algorithms import mbmpo, mbpo, mg, mnm, sac, tom, trpo
-from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Deviation, render_deviations
+from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Deviation, Fidelity, render_deviations
+from mbrlbench.plugins import (
+    PluginError,
+    entry_point_origin,
+    import_object,
+    is_import_path,
+    load_entry_point,
+    registered,
+)
 from mbrlbench.tasks import TASK_BASE, TaskSpec
 
 
@@ -26,6 +34,12 @@ class AlgorithmEntry:
     # The progress.csv column holding the return the paper reports; the report compares that one with the
     # paper's numbers (mbrlbench/report/load.py). Default: the runner's deterministic evaluation.
     paper_metric: str = "eval_return_mean"
+    origin: str = "built-in"  # where it came from: built-in, an import path, or an entry point
+    declared_fidelity: str | None = None  # plugins: their own declaration (default "external"), not inherited
+
+    @property
+    def fidelity(self) -> str:
+        return self.declared_fidelity or self.cls.fidelity
 
     @classmethod
     def from_module(cls, name: str, module: ModuleType, **overrides: Any) -> AlgorithmEntry:
@@ -48,6 +62,37 @@ class AlgorithmEntry:
             raise TypeError(f"algorithm module {module.__name__} lacks {missing}")
         return cls(**values)
 
+    @classmethod
+    def from_class(cls, name: str, algo_cls: Any, origin: str) -> AlgorithmEntry:
+        """The entry of a plugin class: an ``Algorithm`` subclass naming its config model in ``config_cls``;
+        ``presets``, ``paper_env_steps``, ``deviation_list``, ``summary``, ``source``, ``paper_metric`` are
+        optional class attributes, and ``fidelity`` counts only when the class itself declares it (a subclass
+        of MBPO is not MBPO's official code): else ``"external"``."""
+        if not (isinstance(algo_cls, type) and issubclass(algo_cls, Algorithm)):
+            raise PluginError(f"{origin}: {algo_cls!r} is not a subclass of mbrlbench.algorithms.base.Algorithm")
+        config_cls = getattr(algo_cls, "config_cls", None)
+        if not (isinstance(config_cls, type) and issubclass(config_cls, AlgorithmConfig)):
+            raise PluginError(
+                f"{origin}: {algo_cls.__name__} lacks config_cls, a pydantic model deriving from AlgorithmConfig"
+            )
+        fidelity = vars(algo_cls).get("fidelity", "external")
+        if fidelity not in get_args(Fidelity):
+            raise PluginError(f"{origin}: fidelity {fidelity!r}; allowed: {', '.join(get_args(Fidelity))}")
+        doc = (algo_cls.__doc__ or "").strip().splitlines()
+        return cls(
+            name=name,
+            cls=algo_cls,
+            config_cls=config_cls,
+            presets=dict(getattr(algo_cls, "presets", {})),
+            paper_env_steps=dict(getattr(algo_cls, "paper_env_steps", {})),
+            deviation_list=tuple(getattr(algo_cls, "deviation_list", ())),
+            source=str(getattr(algo_cls, "source", origin)),
+            summary=str(getattr(algo_cls, "summary", doc[0] if doc else algo_cls.__name__)),
+            paper_metric=str(getattr(algo_cls, "paper_metric", "eval_return_mean")),
+            origin=origin,
+            declared_fidelity=fidelity,
+        )
+
     def deviations(self, task: str, config: Any) -> list[str]:
         """How a run of ``task`` with ``config`` differs from the paper's or official setting."""
         return render_deviations(self.deviation_list, task, config)
@@ -67,19 +112,47 @@ class Variant:
     summary: str = ""
 
 
-ALGORITHMS: dict[str, AlgorithmEntry] = {
-    entry.name: entry
-    for entry in (
-        AlgorithmEntry.from_module("mbpo", mbpo),
-        # the MBPO paper's SAC curves run past MBPO's budgets: MBPO's, so both sides meet in one suite
-        AlgorithmEntry.from_module("sac", sac, paper_env_steps=mbpo.PAPER_ENV_STEPS),
-        AlgorithmEntry.from_module("mnm", mnm),
-        AlgorithmEntry.from_module("tom", tom),
-        AlgorithmEntry.from_module("mbmpo", mbmpo),
-        AlgorithmEntry.from_module("trpo", trpo),
-        AlgorithmEntry.from_module("mg", mg),
-    )
-}
+class Registry(dict[str, AlgorithmEntry]):
+    """The built-in algorithms; a lookup of any other key loads a plugin: an import path (``module:Class``)
+    or the name of an ``mbrlbench.algorithms`` entry point. Keys are what a ``RunSpec`` records, so a
+    spawned run finds its plugin again by the same lookup. Plugins are cached beside the dict, never in it:
+    iterating the registry lists the built-in algorithms only."""
+
+    def __missing__(self, key: str) -> AlgorithmEntry:
+        if key not in _PLUGINS:
+            _PLUGINS[key] = load_plugin(key)
+        return _PLUGINS[key]
+
+
+_PLUGINS: dict[str, AlgorithmEntry] = {}
+
+
+def load_plugin(key: str) -> AlgorithmEntry:
+    """The entry of a plugin by import path or entry-point name; ``KeyError`` if it is neither, else a
+    ``PluginError`` saying why it cannot be used."""
+    if is_import_path(key):
+        return AlgorithmEntry.from_class(key, import_object(key), f"import path {key}")
+    ep = registered().get(key)
+    if ep is None:
+        raise KeyError(key)
+    return AlgorithmEntry.from_class(key, load_entry_point(ep), entry_point_origin(ep))
+
+
+ALGORITHMS: Registry = Registry(
+    {
+        entry.name: entry
+        for entry in (
+            AlgorithmEntry.from_module("mbpo", mbpo),
+            # the MBPO paper's SAC curves run past MBPO's budgets: MBPO's, so both sides meet in one suite
+            AlgorithmEntry.from_module("sac", sac, paper_env_steps=mbpo.PAPER_ENV_STEPS),
+            AlgorithmEntry.from_module("mnm", mnm),
+            AlgorithmEntry.from_module("tom", tom),
+            AlgorithmEntry.from_module("mbmpo", mbmpo),
+            AlgorithmEntry.from_module("trpo", trpo),
+            AlgorithmEntry.from_module("mg", mg),
+        )
+    }
+)
 VARIANTS: dict[str, Variant] = {
     "me_trpo": Variant(
         "me_trpo",
@@ -104,11 +177,12 @@ VARIANTS: dict[str, Variant] = {
 
 
 def resolve(name: str) -> tuple[str, dict[str, Any]]:
-    """Algorithm or registered variant name -> (base algorithm, the variant's overrides)."""
-    if name in ALGORITHMS:
-        return name, {}
-    variant = VARIANTS[name]
-    return variant.algorithm, dict(variant.overrides)
+    """Algorithm, plugin or registered variant name -> (base algorithm, the variant's overrides)."""
+    if name in VARIANTS:
+        variant = VARIANTS[name]
+        return variant.algorithm, dict(variant.overrides)
+    ALGORITHMS[name]  # loads a plugin, or raises KeyError / PluginError
+    return name, {}
 
 
 def resolve_config(algorithm: str, task: str, *layers: dict[str, Any]) -> AlgorithmConfig:

@@ -179,7 +179,7 @@ class TrainControl(Protocol):
         ...
 
 
-Fidelity = Literal["official-code", "paper-text", "interpretation"]
+Fidelity = Literal["official-code", "paper-text", "interpretation", "external"]  # external: a plugin's own code
 
 
 class Algorithm:
