@@ -180,3 +180,101 @@ def test_cli_only_filter_and_bad_only(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "KEY one of task, algorithm, seed" in bad.stderr
+
+
+# ----------------------------------------------------------------------------------- --set and sweeps
+def test_set_overrides_suite_data_before_validation(tmp_path):
+    sets = ["seeds=3", "env_steps=2000", "overrides.mbpo.all.ensemble_size=5", "tasks=[hopper]"]
+    runs = load_suite(_write(tmp_path, BASE), sets=sets).runs
+    assert {r.seed for r in runs} == {0, 1, 2} and {r.task.name for r in runs} == {"hopper"}
+    assert all(r.env_steps == 2000 for r in runs)
+    assert {r.config.ensemble_size for r in runs if r.variant == "mbpo"} == {5}
+
+
+SWEEP = BASE.replace("seeds: 2", "seeds: 1") + (
+    "sweeps:\n  mbpo: {ensemble_size: [3, 5, 7], num_elites: [2, 3]}\n"
+    "overrides:\n  mbpo:\n    all: {model_hidden: 32}\n"
+    "exclude:\n  - {algorithm: mbpo, task: hopper}\n"
+)
+
+
+def test_sweep_grid_and_zip_expand_into_named_variants(tmp_path):
+    runs = load_suite(_write(tmp_path, SWEEP)).runs
+    swept = {r.variant: r for r in runs if r.algorithm == "mbpo"}
+    assert len(swept) == 6 and all(r.task.name == "inverted_pendulum" for r in swept.values())  # exclude by base
+    point = swept["mbpo@ensemble_size=5,num_elites=3"]
+    assert point.config.ensemble_size == 5 and point.config.num_elites == 3 and point.config.model_hidden == 32
+    assert point.run_dir(Path("out")) == Path("out/t/inverted_pendulum/mbpo@ensemble_size=5,num_elites=3/seed0")
+    zipped = SWEEP.replace("num_elites: [2, 3]}", "num_elites: [2, 3, 5], mode: zip}")
+    names = {r.variant for r in load_suite(_write(tmp_path, zipped)).runs if r.algorithm == "mbpo"}
+    assert names == {
+        "mbpo@ensemble_size=3,num_elites=2",
+        "mbpo@ensemble_size=5,num_elites=3",
+        "mbpo@ensemble_size=7,num_elites=5",
+    }
+
+
+BAD_SETS = [
+    (["sedes=3"], ["--set sedes=3", "sedes: unknown key"]),
+    (["seeds=two"], ["--set seeds=two", "seeds"]),
+    (["overrides.mbpo.all.ensemble_size=many"], ["--set overrides.mbpo.all.ensemble_size=many", "integer"]),
+    (["overrides.mbpo.all.ensemble_sise=3"], ["unknown hyperparameter", "ensemble_size"]),
+    (["overrides.tom.all.x=1"], ["--set overrides.tom.all.x=1", "allowed: mbpo, sac"]),
+    (["seeds"], ["--set 'seeds'", "KEY=VALUE"]),
+    (["seeds.x=1"], ["--set seeds.x", "no key 'x'"]),
+    (["seeds=[1, 2"], ["--set seeds", "not a YAML scalar or list"]),
+    (["eval={every: 3}"], ["--set eval", "not a mapping"]),
+]
+
+
+@pytest.mark.parametrize("sets,fragments", BAD_SETS)
+def test_bad_set_is_one_line_naming_set_and_key(tmp_path, sets, fragments):
+    path = _write(tmp_path, BASE)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path, sets=sets)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: --set"), message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+BAD_SWEEPS = [
+    ("  mbpo: {ensemble_sise: [3, 5]}\n", 7, ["sweeps.mbpo.ensemble_sise", "unknown hyperparameter"]),
+    ("  mbpo: {ensemble_size: [7, many]}\n", 7, ["sweeps.mbpo.ensemble_size", "integer"]),
+    ("  mbpo: {ensemble_size: 3}\n", 7, ["sweeps.mbpo.ensemble_size", "non-empty list"]),
+    ("  mbpo: {ensemble_size: [3, 5], num_elites: [2], mode: zip}\n", 7, ["sweeps.mbpo", "one length"]),
+    ("  mbpo: {ensemble_size: [3, 5], mode: random}\n", 7, ["sweeps.mbpo.mode", "allowed: grid, zip"]),
+    ("  tom: {ensemble_size: [3, 5]}\n", 7, ["sweeps.tom", "allowed: mbpo, sac"]),
+]
+
+
+@pytest.mark.parametrize("sweep,line,fragments", BAD_SWEEPS)
+def test_bad_sweep_is_one_line_with_its_line(tmp_path, sweep, line, fragments):
+    path = _write(tmp_path, BASE + "sweeps:\n" + sweep)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}:{line}:"), message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_cli_set_and_sweep_errors_exit_2_and_write_nothing(tmp_path):
+    out = tmp_path / "results"
+    good = _write(tmp_path, SWEEP)
+    ok = subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", "validate", str(good), "--set", "seeds=2", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "valid; 16 runs" in ok.stdout  # (6 sweep points on one task + sac on two) x 2 seeds
+    bad_sweep = tmp_path / "bad.yaml"
+    bad_sweep.write_text(BASE + "sweeps:\n  mbpo: {ensemble_sise: [3, 5]}\n")
+    for args in (["run", str(good), "--set", "seeds=two"], ["run", str(bad_sweep)], ["validate", str(bad_sweep)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "mbrlbench.cli", *args, "--out", str(out)], capture_output=True, text=True
+        )
+        assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not out.exists()
