@@ -22,10 +22,10 @@ with the capped squared error ``ERROR_CAP``, so a diverging model logs a large f
 cap at most) rather than failing the run.
 
 Episodes shorter than ``k`` contribute no start to ``error_k``. When no evaluation episode has ``k`` steps
-(a policy that falls within ``k`` steps), ``error_k`` is the error at the longest horizon the episodes allow
-(from the start with the most steps left), not NaN: the runner fails a run whose diagnostic turns NaN after having
-been finite, and a policy can fall faster at one evaluation than at the one before. So the columns are NaN only
-before the model's first fit. ``model/reward_error`` is the one-step RMSE of the predicted reward, in reward
+(a policy that falls within ``k`` steps), ``error_k`` is NaN: there is no k-step prediction to score (the
+runner lets evaluation columns go NaN after being finite, since a policy can fall faster at one evaluation
+than at the one before). ``fallback_longest=True`` logs the error at the longest horizon the episodes allow
+instead. ``model/reward_error`` is the one-step RMSE of the predicted reward, in reward
 units, over the same starts.
 
 ``critic_bias``: mean over episodes of ``Q(s_0, a_0)`` minus the discounted Monte-Carlo return of the episode.
@@ -107,7 +107,7 @@ def kstep_errors(
     horizons: Sequence[int],
     obs_std: torch.Tensor,
     max_starts: int | None = MAX_STARTS,
-    fallback_longest: bool = True,
+    fallback_longest: bool = False,
 ) -> tuple[dict[int, float], float]:
     """Normalized open-loop k-step RMSE for each k in ``horizons``, and the one-step reward RMSE. ``obs_std
     [D]`` scales each observation dimension; its device is the model's. A k longer than every episode (no

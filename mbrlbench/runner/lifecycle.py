@@ -305,12 +305,15 @@ class RunLifecycle:
             "wall_time_s": round(self.wall(), 3),
             **diagnostics,
         }
-        for key in (*algo.diagnostic_keys, *algo.evaluation_keys):
+        for key in algo.diagnostic_keys:
             value = float(diagnostics.get(key, float("nan")))
             if math.isfinite(value):
                 self.seen_finite.add(key)
             elif key in self.seen_finite or math.isinf(value):
                 raise FloatingPointError(f"{key} became {value} at env step {algo.env_steps}")
+        for key in algo.evaluation_keys:  # NaN is legitimate (no episode long enough for k steps); inf is not
+            if math.isinf(float(diagnostics.get(key, float("nan")))):
+                raise FloatingPointError(f"{key} became {diagnostics[key]} at env step {algo.env_steps}")
         if not math.isfinite(row["eval_return_mean"]):
             raise FloatingPointError(f"evaluation return is {row['eval_return_mean']}")
         self.csv.append(row)
