@@ -69,6 +69,7 @@ def test_disk_full_during_checkpoint_fails_with_reason_and_resumes(tmp_path, sui
     """The second checkpoint write finds the disk full: the run ends ``failed`` with the OS's reason in
     status.json and the suite summary, the first checkpoint is intact, and a rerun with space resumes and
     ends as an unbroken run would."""
+    suite_file.write_text(suite_file.read_text().replace("env_steps: 800", "env_steps: 500"))  # 5 rows
     (spec,) = [r for r in load_suite(suite_file).runs if r.variant == "sac"]
     reference = tmp_path / "reference"
     assert run_one(spec, reference, threads=1) == "completed"
