@@ -17,7 +17,7 @@ from mbrlbench.rundir import TIMING_COLUMNS, read_json
 from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.suite import load_suite
 
-KILLS = 5
+KILLS = 3
 
 
 def _start(suite_file: Path, out: Path, env: dict | None = None) -> subprocess.Popen:
