@@ -262,11 +262,7 @@ class MBMPO(Algorithm):
 
     def policy_spec(self) -> PolicySpec:
         """The Gaussian MLP policy (MB-MPO: the pre-update policy, whose parameters the meta step learns)."""
-        c = self.config
-        kwargs = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "hidden": c.policy_hidden}
-        return PolicySpec(
-            "gaussian_mlp", kwargs | {"layers": c.policy_layers, "init_std": c.policy_init_std}, self.policy
-        )
+        return PolicySpec("gaussian_mlp", self.policy.init_kwargs, self.policy)
 
     def task_policy(self, params: list[Params] | None) -> Callable[[torch.Tensor], torch.Tensor]:
         """Stochastic actions for ``[tasks, k, D]``: the pre-update policy (``None``) or task t's ``params[t]``."""

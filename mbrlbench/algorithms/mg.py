@@ -243,10 +243,7 @@ class MG(Algorithm):
         return self.policy.act(obs, deterministic).clamp(self.low, self.high)
 
     def policy_spec(self) -> PolicySpec:
-        c = self.config
-        kwargs = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "hidden": c.policy_hidden}
-        kwargs |= {"layers": c.policy_layers, "init_std": c.init_std}
-        return PolicySpec("gaussian_mlp", kwargs, self.policy, clamp=(self.low, self.high))
+        return PolicySpec("gaussian_mlp", self.policy.init_kwargs, self.policy, clamp=(self.low, self.high))
 
     def value_fn(self, obs: torch.Tensor, params: Params | None = None) -> torch.Tensor:
         if params is None:

@@ -97,12 +97,7 @@ class SACDriven(Algorithm):
         return self.sac.act(obs, deterministic)
 
     def policy_spec(self) -> PolicySpec:
-        c = self.config
-        low, high = action_bounds(self.env.env)
-        kwargs: dict[str, Any] = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "hidden": c.sac_hidden}
-        kwargs["layers"] = c.sac_layers
-        kwargs |= {"low": low, "high": high, "env_unit_log_prob": c.sac_flavor == "pranz24"}
-        return PolicySpec("tanh_gaussian", kwargs, self.sac.actor)
+        return PolicySpec("tanh_gaussian", self.sac.actor.init_kwargs, self.sac.actor)
 
     def pop_diagnostics(self) -> dict[str, float]:
         return {**self.diagnostics, **self.sac.pop_diagnostics()}

@@ -94,11 +94,7 @@ class OnPolicyPG(Algorithm):
 
     def policy_spec(self) -> PolicySpec:
         """The Gaussian MLP policy."""
-        c = self.config
-        kwargs = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "hidden": c.policy_hidden}
-        return PolicySpec(
-            "gaussian_mlp", kwargs | {"layers": c.policy_layers, "init_std": c.policy_init_std}, self.policy
-        )
+        return PolicySpec("gaussian_mlp", self.policy.init_kwargs, self.policy)
 
     def collect(self) -> list[dict[str, np.ndarray]]:
         """Whole episodes until ``batch_steps`` real steps (the last one completed)."""

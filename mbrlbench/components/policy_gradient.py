@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -35,6 +36,9 @@ class GaussianMLPPolicy(nn.Module):
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32, layers: int = 2, init_std: float = 1.0) -> None:
         super().__init__()
+        # what rebuilds it without its algorithm (policy.pt)
+        self.init_kwargs: dict[str, Any] = {"obs_dim": obs_dim, "act_dim": act_dim, "hidden": hidden, "layers": layers}
+        self.init_kwargs["init_std"] = init_std
         self.mean_net = mlp(obs_dim, hidden, layers, act_dim, nn.Tanh)
         self.log_std = nn.Parameter(torch.full((act_dim,), math.log(init_std)))
 

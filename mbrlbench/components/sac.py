@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -64,6 +64,9 @@ class TanhGaussianActor(nn.Module):
         self, obs_dim: int, act_dim: int, hidden: int, layers: int, low: float, high: float, env_unit_log_prob: bool
     ) -> None:
         super().__init__()
+        # what rebuilds it without its algorithm (policy.pt)
+        self.init_kwargs: dict[str, Any] = {"obs_dim": obs_dim, "act_dim": act_dim, "hidden": hidden, "layers": layers}
+        self.init_kwargs |= {"low": low, "high": high, "env_unit_log_prob": env_unit_log_prob}
         self.body = mlp(obs_dim, hidden, layers, None, nn.ReLU)
         self.head = nn.Linear(hidden if layers else obs_dim, 2 * act_dim)
         glorot_(self)
