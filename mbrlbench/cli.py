@@ -262,8 +262,13 @@ def report(
         str | None,
         typer.Option(help="progress.csv columns to draw, one figure each, e.g. model/kstep_error_5,sac/alpha."),
     ] = None,
+    reference_runs: Annotated[
+        Path | None,
+        typer.Option(help="Runs to test ours against, cell by cell (default: this checkout's results/reference)."),
+    ] = None,
 ) -> None:
-    """Learning curves, returns against the papers with verdicts, claims, aggregates, wall-clock, diagnostics."""
+    """Learning curves, returns against the papers and the reference runs with verdicts, claims, aggregates,
+    sample efficiency, wall-clock, diagnostics."""
     from mbrlbench.report.build import FORMATS, NoRuns, build_report
 
     formats = tuple(f.strip() for f in format.split(",") if f.strip())
@@ -280,6 +285,8 @@ def report(
         raise fail_input(f"--reference {reference}: no such file")
     if not 0 < delta < 1:
         raise fail_input(f"--delta {delta}: allowed: a fraction between 0 and 1")
+    if reference_runs is not None and not reference_runs.is_dir():
+        raise fail_input(f"--reference-runs {reference_runs}: not a folder")
     metric_list = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else []
     film = None
     if videos:
@@ -291,7 +298,9 @@ def report(
             raise fail_input(str(err)) from None
         film = film_clip
     try:
-        result = build_report(path, out, formats, step_list, reference, delta, err_console, metric_list, film)
+        result = build_report(
+            path, out, formats, step_list, reference, delta, err_console, metric_list, film, reference_runs
+        )
     except (NoRuns, UserInputError) as err:
         raise fail_input(str(err)) from None
     err_console.print(f"report: {len(result.files)} files in {result.out} ({result.seconds:.1f} s)")

@@ -73,7 +73,61 @@ def _protocol_text(delta: float) -> str:
   MBPO paper's mean at the end of its official curve (inverted_pendulum: the maximum, 1000). Random returns:
   `mbrlbench/references/random_returns.csv` (`python -m mbrlbench.random_returns`). Scores are taken
   at each task's largest step that every run reached. IQM and mean use a bootstrap stratified by task.
+- **Sample efficiency** (rliable): at each env step, the IQM of normalized score over every (task, seed) run,
+  with a 95% bootstrap band stratified by task; each algorithm's curve stops at the smallest, over its
+  tasks, of the step every run of the task reached, so every task counts at every point. **AUC** per (task,
+  algorithm): each run's evaluation returns averaged over env steps (trapezoid rule) up to the step every run
+  of the task reached, the mean over seeds with a 95% bootstrap CI.
+- **Reference runs** (`results/reference/` beside the package, or `--reference-runs DIR`): where they hold
+  the same (task, algorithm), ours is compared with them at each step by `mbrlbench compare`'s rule: the 95%
+  bootstrap CI of mean(ours) - mean(reference) inside ±{delta:.0%} of the reference's mean is `equivalent`,
+  entirely below / above it `worse` / `better`, else `inconclusive` (also with fewer than
+  {stats.MIN_SEEDS_FOR_VERDICT} seeds on either side). Every `worse` cell is listed at the top of this page.
+- Every bootstrap draws {stats.N_RESAMPLES:,} resamples with a fixed seed (the same data give the same report).
+  Claims and verdicts are judged **per task**: nothing is pooled across tasks except the aggregates above.
 """
+
+
+@dataclass
+class Tables:
+    """Every table of a report, computed from the runs (and the reference runs, when there are any)."""
+
+    returns: pd.DataFrame
+    claims: pd.DataFrame
+    scores: pd.DataFrame
+    aggregate: pd.DataFrame
+    efficiency: pd.DataFrame
+    auc: pd.DataFrame
+
+    @classmethod
+    def compute(
+        cls,
+        own: pd.DataFrame,
+        own_runs: pd.DataFrame,
+        papers: pd.DataFrame,
+        steps: list[int],
+        delta: float,
+        ref_curves: pd.DataFrame | None,
+    ) -> Tables:
+        scores = tables.normalized_scores(own)
+        return cls(
+            returns=tables.returns_table(own, own_runs, papers, steps, delta, ref_curves),
+            claims=tables.claims_table(own),
+            scores=scores,
+            aggregate=tables.aggregate_table(scores) if len(scores) else pd.DataFrame(),
+            efficiency=tables.sample_efficiency(own),
+            auc=tables.auc_table(own),
+        )
+
+    def csvs(self) -> dict[str, pd.DataFrame]:
+        return {
+            "returns": self.returns,
+            "claims": self.claims,
+            "aggregate": self.aggregate,
+            "scores": self.scores,
+            "efficiency": self.efficiency,
+            "auc": self.auc,
+        }
 
 
 def build_report(
@@ -86,20 +140,20 @@ def build_report(
     console: Console | None = None,
     metrics: list[str] | None = None,
     film: Callable[[Path, Path], Path] | None = None,
+    reference_runs: Path | None = None,
 ) -> ReportResult:
     """Everything ``mbrlbench report`` writes; ``metrics``: progress.csv columns to draw one figure each;
     ``film(run_dir, target)``: films a run's saved policy (the CLI passes ``policy_eval``'s, which needs torch,
-    so that this module never imports it): one clip per (task, algorithm), of its best seed."""
+    so that this module never imports it): one clip per (task, algorithm), of its best seed;
+    ``reference_runs``: the runs to test ours against (default: reference runs under PATH, else this
+    checkout's results/reference)."""
     start = time.time()
     console = console or Console(stderr=True)
     path = Path(path)
     loaded = load_runs(path)
     for warning in loaded.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    own = loaded.curves[~loaded.curves["reference"].astype(bool)] if len(loaded.curves) else loaded.curves
-    own_runs = loaded.runs[~loaded.runs["reference"].astype(bool)]
-    if own.empty:
-        raise NoRuns(f"{path}: no readable run (no progress.csv with rows under it)")
+    own, own_runs, ref_curves = _split_reference(loaded, path, reference_runs)
     unknown = [m for m in metrics or [] if m not in own.columns]
     if unknown:
         logged = sorted(c for c in own.columns if "/" in c)
@@ -109,34 +163,61 @@ def build_report(
     result = ReportResult(out=out, warnings=list(loaded.warnings))
     papers = paper_results(reference)
     fmt = list(formats)
-    result.files += _figures(own, papers, _reference_curves(loaded, path), out, fmt, metrics or [])
-    returns = tables.returns_table(own, own_runs, papers, steps or [], delta)
-    claims = tables.claims_table(own)
-    scores = tables.normalized_scores(own)
-    aggregate = tables.aggregate_table(scores) if len(scores) else pd.DataFrame()
-    if len(aggregate):
-        result.files += plots.aggregates(aggregate, out / "aggregate", fmt)
-        result.files += plots.performance_profiles(scores, out / "profiles", fmt)
-    result.returns = returns
+    result.files += _figures(own, papers, ref_curves, out, fmt, metrics or [])
+    computed = Tables.compute(own, own_runs, papers, steps or [], delta, ref_curves)
+    if len(computed.aggregate):
+        result.files += plots.aggregates(computed.aggregate, out / "aggregate", fmt)
+        result.files += plots.performance_profiles(computed.scores, out / "profiles", fmt)
+    if len(computed.efficiency):
+        result.files += plots.sample_efficiency(computed.efficiency, out / "efficiency", fmt)
+    result.returns = computed.returns
     if film is not None:
         result.videos = _film_best_seeds(own_runs, out / "videos", film, console)
+    result.files += _write_tables(out, fmt, computed)
+    if "md" in fmt:
+        result.files.append(_index(out, path, loaded, own_runs, computed, delta, result))
+    result.seconds = time.time() - start
+    _summary(console, computed.returns, computed.claims)
+    return result
 
+
+def _write_tables(out: Path, fmt: list[str], computed: Tables) -> list[Path]:
+    files = []
     if "csv" in fmt:
-        for name, df in (("returns", returns), ("claims", claims), ("aggregate", aggregate), ("scores", scores)):
+        for name, df in computed.csvs().items():
             if len(df):
                 df.to_csv(out / f"{name}.csv", index=False)
-                result.files.append(out / f"{name}.csv")
+                files.append(out / f"{name}.csv")
     if "tex" in fmt:
-        result.files.append(tables.write(out / "returns.tex", tables.returns_latex(returns)))
+        files.append(tables.write(out / "returns.tex", tables.returns_latex(computed.returns)))
     if "md" in fmt:
-        result.files.append(tables.write(out / "returns.md", tables.returns_markdown(returns)))
-        result.files.append(tables.write(out / "claims.md", tables.claims_markdown(claims)))
-        if len(aggregate):
-            result.files.append(tables.write(out / "aggregate.md", tables.aggregate_markdown(aggregate)))
-        result.files.append(_index(out, path, loaded, own_runs, returns, claims, aggregate, scores, delta, result))
-    result.seconds = time.time() - start
-    _summary(console, returns, claims)
-    return result
+        files.append(tables.write(out / "returns.md", tables.returns_markdown(computed.returns)))
+        files.append(tables.write(out / "claims.md", tables.claims_markdown(computed.claims)))
+        if len(computed.aggregate):
+            files.append(tables.write(out / "aggregate.md", tables.aggregate_markdown(computed.aggregate)))
+        if len(computed.auc):
+            files.append(tables.write(out / "auc.md", tables.auc_markdown(computed.auc)))
+    return files
+
+
+def _split_reference(
+    loaded: Loaded, path: Path, reference_runs: Path | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(our curves, our runs, the reference runs' curves or None). Reporting a folder of reference runs
+    alone (e.g. results/reference) reports them as ours, with nothing to test them against."""
+    curves, runs = loaded.curves, loaded.runs
+    is_ref = curves["reference"].astype(bool) if len(curves) else pd.Series(dtype=bool)
+    own, own_runs = (curves[~is_ref], runs[~runs["reference"].astype(bool)]) if len(curves) else (curves, runs)
+    if own.empty and len(curves) and reference_runs is None:
+        return curves, runs, None
+    if own.empty:
+        raise NoRuns(f"{path}: no readable run (no progress.csv with rows under it)")
+    if reference_runs is not None:
+        ref = load_runs(reference_runs).curves
+        if ref.empty:
+            raise UserInputError(f"--reference-runs {reference_runs}: no readable run under it")
+        return own, own_runs, ref
+    return own, own_runs, _reference_curves(loaded, path)
 
 
 def _film_best_seeds(
@@ -190,24 +271,30 @@ def _index(
     path: Path,
     loaded: Loaded,
     runs: pd.DataFrame,
-    returns: pd.DataFrame,
-    claims: pd.DataFrame,
-    aggregate: pd.DataFrame,
-    scores: pd.DataFrame,
+    computed: Tables,
     delta: float,
     result: ReportResult,
 ) -> Path:
-    """index.md: the runs, the figures, the tables, the protocol, the versions and the warnings."""
-    lines = [*_runs_section(path, runs), *_figures_section(out)]
+    """index.md: regressions first, then the runs, the figures, the tables, the protocol, the versions and the
+    warnings."""
+    lines = [*_runs_section(path, runs, computed.returns), *_figures_section(out)]
     lines += [
         "## Returns at the papers' step counts",
         "",
         "Files: [returns.md](returns.md), [returns.csv](returns.csv), [returns.tex](returns.tex).",
         "",
-        tables.returns_markdown(returns),
+        tables.returns_markdown(computed.returns),
     ]
-    lines += ["## The papers' claims, tested on these runs", "", tables.claims_markdown(claims)]
-    lines += _aggregate_section(aggregate, scores)
+    lines += ["## The papers' claims, tested on these runs (per task)", "", tables.claims_markdown(computed.claims)]
+    lines += _aggregate_section(computed.aggregate, computed.scores)
+    if len(computed.auc):
+        lines += [
+            "## Area under the learning curve",
+            "",
+            "File: [auc.csv](auc.csv).",
+            "",
+            tables.auc_markdown(computed.auc),
+        ]
     if result.videos:
         lines += ["## Videos: each (task, algorithm)'s best seed, final policy", ""]
         lines += [f"- {t} / {a}: [{p.name}](videos/{p.name})" for t, a, p in result.videos] + [""]
@@ -217,7 +304,7 @@ def _index(
     return tables.write(out / "index.md", "\n".join(lines))
 
 
-def _runs_section(path: Path, runs: pd.DataFrame) -> list[str]:
+def _runs_section(path: Path, runs: pd.DataFrame, returns: pd.DataFrame) -> list[str]:
     states = runs["state"].value_counts().to_dict()
     lines = [
         f"# mbrlbench report: `{path}`",
@@ -227,6 +314,9 @@ def _runs_section(path: Path, runs: pd.DataFrame) -> list[str]:
         f"Tasks: {', '.join(sorted(runs['task'].unique()))}. "
         f"Algorithms: {', '.join(sorted(runs['algorithm'].unique()))}.",
         "",
+        "## Regressions against the reference runs",
+        "",
+        tables.regressions_markdown(returns),
         "## Runs",
         "",
         "| task | algorithm | seed | state | env step / budget | last return | fidelity |",
@@ -248,6 +338,7 @@ def _figures_section(out: Path) -> list[str]:
         ("Diagnostics: model k-step error, critic bias, temperature", "diagnostics"),
         *((f"Metric {p.stem.removeprefix('metric-')}", p.stem) for p in sorted(out.glob("metric-*.png"))),
         ("Aggregate normalized scores", "aggregate"),
+        ("Sample efficiency: IQM of normalized score against env steps", "efficiency"),
         ("Performance profiles", "profiles"),
     ]
     lines = ["", "## Figures", ""]
@@ -305,6 +396,13 @@ def _summary(console: Console, returns: pd.DataFrame, claims: pd.DataFrame) -> N
             f"[{style}]{r.verdict}[/{style}]" if style else r.verdict,
         )
     console.print(table)
+    if "vs_reference" in returns:
+        for r in returns[returns["vs_reference"] == "worse"].itertuples():
+            console.print(
+                f"[red]worse than the reference runs:[/red] {r.task} / {r.algorithm} at {r.env_step:,} steps: "
+                f"{tables.fmt(r.ours_mean)} against {tables.fmt(r.ref_mean)}",
+                highlight=False,
+            )
     ran = claims[claims["verdict"] != "not run"]
     for r in ran.itertuples():
         console.print(

@@ -54,22 +54,7 @@ class Comparison:
 
 def cell_verdict(a: np.ndarray, b: np.ndarray, delta: float) -> tuple[str, float, float]:
     """(verdict, difference CI low, high) of mean(a) - mean(b) against the band +-delta*|mean(b)|."""
-    if min(len(a), len(b)) < 2:
-        return "inconclusive", math.nan, math.nan
-    if np.all(a == a[0]) and np.all(b == b[0]):
-        low = high = float(a[0] - b[0])
-    else:
-        low, high = stats._independent_bootstrap((a, b), lambda x, y: np.mean(x) - np.mean(y), 0.95)
-    if min(len(a), len(b)) < stats.MIN_SEEDS_FOR_VERDICT:
-        return "inconclusive", low, high
-    margin = delta * abs(float(np.mean(b)))
-    if -margin <= low and high <= margin:
-        return "equivalent", low, high
-    if high < -margin:
-        return "worse", low, high
-    if low > margin:
-        return "better", low, high
-    return "inconclusive", low, high
+    return stats.compare_verdict(a, b, delta)
 
 
 def _steps(a: pd.DataFrame, b: pd.DataFrame, extra: list[int]) -> list[int]:

@@ -293,6 +293,27 @@ def aggregates(table: pd.DataFrame, path_stem: Path, formats: list[str]) -> list
     return _save(fig, path_stem, formats)
 
 
+def sample_efficiency(table: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
+    """rliable's sample-efficiency curve: IQM of normalized score against env steps, one line per algorithm,
+    with its task-stratified 95% bootstrap band."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    algorithms = sorted(table["algorithm"].unique())
+    for algo in algorithms:
+        sub = table[table["algorithm"] == algo].sort_values("env_step")
+        color = color_of(algo, algorithms)
+        tasks = int(sub["tasks"].max())
+        ax.plot(sub["env_step"], sub["iqm"], color=color, lw=1.8, label=f"{algo} ({tasks} task{'s' * (tasks > 1)})")
+        if sub["iqm_low"].notna().any():
+            ax.fill_between(sub["env_step"], sub["iqm_low"], sub["iqm_high"], color=color, alpha=0.2, lw=0)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("IQM of normalized score")
+    ax.xaxis.set_major_formatter(THOUSANDS)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path_stem, formats)
+
+
 def performance_profiles(scores: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
     """Fraction of runs whose normalized score exceeds tau, per algorithm."""
     fig, ax = plt.subplots(figsize=(6, 4.2))

@@ -44,12 +44,64 @@ def fmt(x: float, digits: int = 0) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.{digits}f}"
 
 
+REFERENCE_RUN_COLUMNS = ("ref_seeds", "ref_mean", "ref_diff_low", "ref_diff_high", "vs_reference")
+
+
+def vs_reference_runs(values: np.ndarray, reached: bool, ref: pd.DataFrame | None, step: int, delta: float) -> dict:
+    """Ours at ``step`` against the reference runs of the same (task, algorithm) by ``compare``'s rule; the
+    verdict is ``no reference runs`` without any and ``reference not reached`` where they stop before ``step``."""
+    row: dict = {"ref_seeds": 0, "ref_mean": math.nan, "ref_diff_low": math.nan, "ref_diff_high": math.nan}
+    if ref is None or ref.empty:
+        return {**row, "vs_reference": "no reference runs"}
+    at = stats.values_at_step(ref, step)
+    ref_values = at["value"].dropna().to_numpy()
+    row.update(ref_seeds=len(ref_values), ref_mean=float(ref_values.mean()) if len(ref_values) else math.nan)
+    if not bool(at["reached"].all()) or not len(ref_values):
+        return {**row, "vs_reference": "reference not reached"}
+    if not reached or not len(values):
+        return {**row, "vs_reference": "not reached"}
+    label, low, high = stats.compare_verdict(values, ref_values, delta)
+    return {**row, "ref_diff_low": low, "ref_diff_high": high, "vs_reference": label}
+
+
+def vs_paper(values: np.ndarray, reached: bool, paper: pd.Series | None, delta: float) -> dict:
+    """Ours against the paper's number at this step (a row of paper_results.csv, or None): the equivalence
+    verdict and the 90% CI of the difference."""
+    std = float(paper["return_std"]) if paper is not None and pd.notna(paper["return_std"]) else None
+    n = int(paper["n_seeds_int"]) if paper is not None and pd.notna(paper["n_seeds_int"]) else None
+    mean = float(paper["return_mean"]) if paper is not None else None
+    comparable = bool(paper["comparable"]) if paper is not None else True
+    v = stats.verdict(values, reached, mean, std, n, comparable, delta)
+    return {
+        "paper_mean": mean if mean is not None else math.nan,
+        "paper_std": std if std is not None else math.nan,
+        "paper_seeds": n if n is not None else math.nan,
+        "paper_source": paper["source"] if paper is not None else "",
+        "paper_confidence": paper["confidence"] if paper is not None else "",
+        "diff_ci90_low": v.diff_low,
+        "diff_ci90_high": v.diff_high,
+        "verdict": v.label,
+    }
+
+
 def returns_table(
-    curves: pd.DataFrame, runs: pd.DataFrame, papers: pd.DataFrame, extra_steps: list[int], delta: float
+    curves: pd.DataFrame,
+    runs: pd.DataFrame,
+    papers: pd.DataFrame,
+    extra_steps: list[int],
+    delta: float,
+    ref_curves: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    """One row per (task, algorithm, step): ours against the paper (``verdict``) and, where reference runs of
+    the cell exist (``ref_curves``), against them (``vs_reference``)."""
     rows = []
     for (task, algo), group in runs.groupby(["task", "algorithm"], sort=True):
         sub = curves[(curves["task"] == task) & (curves["algorithm"] == algo)]
+        ref_cell = (
+            ref_curves[(ref_curves["task"] == task) & (ref_curves["algorithm"] == algo)]
+            if ref_curves is not None and len(ref_curves)
+            else None
+        )
         paper_rows = papers[(papers["task"] == task) & (papers["algorithm"] == algo)]
         final = int(group["last_step"].min())
         steps = sorted({*paper_rows["env_steps"].astype(int), *extra_steps, final})  # final: where runs ended
@@ -57,22 +109,8 @@ def returns_table(
             at = stats.values_at_step(sub, step)
             values = at["value"].dropna().to_numpy()
             reached = bool(len(at)) and bool(at["reached"].all())
-            ref = paper_rows[paper_rows["env_steps"] == step]
-            ref_row = ref.iloc[0] if len(ref) else None
-            paper_std = (
-                float(ref_row["return_std"]) if ref_row is not None and pd.notna(ref_row["return_std"]) else None
-            )
-            paper_n = int(ref_row["n_seeds_int"]) if ref_row is not None and pd.notna(ref_row["n_seeds_int"]) else None
-            v = stats.verdict(
-                values,
-                reached,
-                float(ref_row["return_mean"]) if ref_row is not None else None,
-                paper_std,
-                paper_n,
-                bool(ref_row["comparable"]) if ref_row is not None else True,
-                delta,
-            )
             ci_low, ci_high = stats.mean_ci(values, 0.95) if reached else (math.nan, math.nan)
+            paper = paper_rows[paper_rows["env_steps"] == step]
             rows.append(
                 {
                     "task": task,
@@ -85,14 +123,8 @@ def returns_table(
                     "ours_std": float(values.std(ddof=1)) if reached and len(values) > 1 else math.nan,
                     "ours_ci95_low": ci_low,
                     "ours_ci95_high": ci_high,
-                    "paper_mean": float(ref_row["return_mean"]) if ref_row is not None else math.nan,
-                    "paper_std": paper_std if paper_std is not None else math.nan,
-                    "paper_seeds": paper_n if paper_n is not None else math.nan,
-                    "paper_source": ref_row["source"] if ref_row is not None else "",
-                    "paper_confidence": ref_row["confidence"] if ref_row is not None else "",
-                    "diff_ci90_low": v.diff_low,
-                    "diff_ci90_high": v.diff_high,
-                    "verdict": v.label,
+                    **vs_paper(values, reached, paper.iloc[0] if len(paper) else None, delta),
+                    **vs_reference_runs(values, reached, ref_cell, step, delta),
                 }
             )
     return pd.DataFrame(rows)
@@ -188,7 +220,7 @@ def aggregate_table(scores: pd.DataFrame) -> pd.DataFrame:
     for algo, sub in scores.groupby("algorithm", sort=True):
         groups = [g["score"].to_numpy() for _, g in sub.groupby("task")]
         iqm, iqm_low, iqm_high = stats.stratified_ci(groups, stats.iqm)
-        mean, mean_low, mean_high = stats.stratified_ci(groups, lambda x: float(np.mean(x)))
+        mean, mean_low, mean_high = stats.stratified_ci(groups, stats.mean)
         rows.append(
             {
                 "algorithm": algo,
@@ -205,12 +237,94 @@ def aggregate_table(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+MAX_CURVE_POINTS = 40  # points of the sample-efficiency curve per algorithm (each one a 10,000-resample bootstrap)
+
+
+def _score_grid(curves: pd.DataFrame) -> list[int]:
+    """Steps of an algorithm's sample-efficiency curve: its evaluation steps up to the smallest, over tasks,
+    of the step every run of the task reached (so every task counts at every point), thinned evenly."""
+    limit = min(int(g.groupby("run_dir")["env_step"].max().min()) for _, g in curves.groupby("task"))
+    steps = np.unique(curves.loc[curves["eval_return_mean"].notna(), "env_step"].astype(int))
+    steps = steps[steps <= limit]
+    if len(steps) > MAX_CURVE_POINTS:
+        steps = steps[np.unique(np.linspace(0, len(steps) - 1, MAX_CURVE_POINTS).round().astype(int))]
+    return [int(x) for x in steps]
+
+
+def sample_efficiency(curves: pd.DataFrame) -> pd.DataFrame:
+    """rliable's sample-efficiency curve: per algorithm, the IQM of normalized score over every (task, seed)
+    run at each env step, with a 95% bootstrap CI stratified by task (seeds resampled within each task).
+    Tasks without a normalization are left out; each run's score at S is its evaluation at the largest step <= S."""
+    columns = ["algorithm", "env_step", "tasks", "runs", "iqm", "iqm_low", "iqm_high"]
+    norms = {t: normalization(t) for t in curves["task"].unique()} if len(curves) else {}
+    scored = curves[curves["task"].map(lambda t: norms.get(t) is not None)] if len(curves) else curves
+    rows = []
+    for algo, sub in scored.groupby("algorithm", sort=True):
+        for step in _score_grid(sub):
+            groups = []
+            for task, task_curves in sub.groupby("task"):
+                zero, one, _ = norms[task]  # type: ignore[misc]
+                values = stats.values_at_step(task_curves, step)["value"].dropna().to_numpy()
+                groups.append((values - zero) / (one - zero))
+            point, low, high = stats.stratified_ci(groups, stats.iqm)
+            rows.append([algo, step, len(groups), sum(len(g) for g in groups), point, low, high])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _mean_over_training(run: pd.DataFrame, until: int) -> float:
+    """A run's evaluation returns up to ``until`` averaged over env steps (trapezoid rule over its own
+    evaluation steps, divided by their span): the area under its learning curve per step."""
+    points = run[(run["env_step"] <= until) & run["eval_return_mean"].notna()].sort_values("env_step")
+    x, y = points["env_step"].to_numpy(float), points["eval_return_mean"].to_numpy(float)
+    if len(x) == 0:
+        return math.nan
+    if len(x) == 1 or x[-1] == x[0]:
+        return float(y[-1])
+    return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
+
+
+def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Area under the learning curve per (task, algorithm), as the mean return over training up to the step
+    every run of the task reached (the same span for every algorithm of a task), with a 95% bootstrap CI
+    over seeds; ``auc_score`` is the same on the normalized scale where the task has one."""
+    rows = []
+    for task in sorted(curves["task"].unique()):
+        until = _common_step(curves, task, list(curves["algorithm"].unique()))
+        if until is None:
+            continue
+        norm = normalization(task)
+        for algo, sub in curves[curves["task"] == task].groupby("algorithm", sort=True):
+            values = np.array([_mean_over_training(run, until) for _, run in sub.groupby("run_dir")])
+            values = values[np.isfinite(values)]
+            low, high = stats.mean_band(values[:, None])
+            mean = float(values.mean()) if len(values) else math.nan
+            rows.append(
+                {
+                    "task": task,
+                    "algorithm": algo,
+                    "env_step": until,
+                    "seeds": len(values),
+                    "auc": mean,
+                    "auc_low": float(low[0]),
+                    "auc_high": float(high[0]),
+                    "auc_score": (mean - norm[0]) / (norm[1] - norm[0]) if norm else math.nan,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["task", "algorithm", "env_step", "seeds", "auc", "auc_low", "auc_high", "auc_score"]
+    )
+
+
 # ----------------------------------------------------------------------------------------- writers
 def returns_markdown(df: pd.DataFrame) -> str:
-    lines = [
+    with_ref = "vs_reference" in df and bool((df["ref_seeds"] > 0).any())
+    head = (
         "| task | algorithm | fidelity | env step | ours: mean ± std (95% CI) | seeds | paper | "
-        "source (confidence) | 90% CI of ours − paper | verdict |",
-        "|---|---|---|---:|---|---:|---|---|---|---|",
+        "source (confidence) | 90% CI of ours − paper | verdict |"
+    )
+    lines = [
+        head + (" vs reference runs: mean (seeds), verdict |" if with_ref else ""),
+        "|---|---|---|---:|---|---:|---|---|---|---|" + ("---|" if with_ref else ""),
     ]
     for r in df.itertuples():
         ours = f"{fmt(r.ours_mean)} ± {fmt(r.ours_std)} ({fmt(r.ours_ci95_low)} to {fmt(r.ours_ci95_high)})"
@@ -218,11 +332,39 @@ def returns_markdown(df: pd.DataFrame) -> str:
         src = f"{r.paper_source} ({r.paper_confidence})" if r.paper_source else "–"
         diff = f"{fmt(r.diff_ci90_low)} to {fmt(r.diff_ci90_high)}" if math.isfinite(r.diff_ci90_low) else "–"
         mark = "¹" if getattr(r, "metric", "eval_return_mean") != "eval_return_mean" else ""
-        lines.append(
+        line = (
             f"| {r.task} | {r.algorithm}{mark} | {r.fidelity} | {r.env_step:,} | {ours} | {r.seeds} | {paper} "
             f"| {src} | {diff} | **{r.verdict}** |"
         )
+        if with_ref:
+            line += f" {reference_cell(r)} |"
+        lines.append(line)
     return "\n".join(lines) + "\n" + metric_note(df)
+
+
+def reference_cell(r) -> str:
+    """The reference-run column of one returns row: "1,000 (5): **worse**"; "–" without reference runs."""
+    if r.ref_seeds == 0:
+        return "–"
+    return f"{fmt(r.ref_mean)} ({r.ref_seeds}): **{r.vs_reference}**"
+
+
+def regressions_markdown(df: pd.DataFrame) -> str:
+    """The top of index.md: every cell worse than its reference runs, or a line saying none is."""
+    if "vs_reference" not in df or not bool((df["ref_seeds"] > 0).any()):
+        return "No reference runs of these cells: nothing to test for a regression.\n"
+    compared = df[df["vs_reference"].isin(["better", "worse", "equivalent", "inconclusive"])]
+    worse = compared[compared["vs_reference"] == "worse"]
+    if worse.empty:
+        return f"No cell is worse than its reference runs ({len(compared)} (task, algorithm, step) compared).\n"
+    lines = [f"**{len(worse)} of {len(compared)} compared cells are worse than their reference runs:**", ""]
+    for r in worse.itertuples():
+        lines.append(
+            f"- {r.task} / {r.algorithm} at {r.env_step:,} steps: ours {fmt(r.ours_mean)} ({r.seeds} seeds) "
+            f"against {fmt(r.ref_mean)} ({r.ref_seeds} seeds); 95% CI of the difference "
+            f"{fmt(r.ref_diff_low)} to {fmt(r.ref_diff_high)}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def metric_note(df: pd.DataFrame) -> str:
@@ -263,6 +405,19 @@ def aggregate_markdown(df: pd.DataFrame) -> str:
         lines.append(
             f"| {r.algorithm} | {r.tasks} | {r.runs} | {fmt(r.iqm, 2)} ({fmt(r.iqm_low, 2)} to "
             f"{fmt(r.iqm_high, 2)}) | {fmt(r.mean, 2)} ({fmt(r.mean_low, 2)} to {fmt(r.mean_high, 2)}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def auc_markdown(df: pd.DataFrame) -> str:
+    lines = [
+        "| task | algorithm | up to env step | seeds | mean return over training (95% CI) | normalized |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for r in df.itertuples():
+        lines.append(
+            f"| {r.task} | {r.algorithm} | {r.env_step:,} | {r.seeds} | {fmt(r.auc, 1)} ({fmt(r.auc_low, 1)} to "
+            f"{fmt(r.auc_high, 1)}) | {fmt(r.auc_score, 2)} |"
         )
     return "\n".join(lines) + "\n"
 
