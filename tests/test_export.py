@@ -1,8 +1,11 @@
 """``mbrlbench export`` round trips on synthetic run folders: the tidy table has one row per CSV row, the npz
 has the documented shape, TensorBoard event files hold every env_step once, offline W&B runs exist."""
 
+import json
+import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,13 +71,57 @@ def test_tensorboard_holds_each_env_step_once(runs, tmp_path):
     assert len(events.Scalars("sac/alpha")) == 3
 
 
-def test_wandb_offline_runs(runs, tmp_path):
+def _wandb_history(log: Path) -> tuple[str, list[dict[str, float]]]:
+    """The name and history rows of an offline W&B run, read back from its ``run-*.wandb`` file: a 7-byte header, then
+    a LevelDB log (32 KiB blocks of records with a 7-byte header: crc, length, type full/first/middle/last),
+    each record a ``wandb_internal_pb2.Record``. Written here because wandb 0.31 moved its reader into Go."""
+    from wandb.proto import wandb_internal_pb2
+
+    data, pos, pending, rows, name = log.read_bytes(), 7, b"", [], ""
+    assert data[:4] == b":W&B"
+    while pos + 7 <= len(data):
+        left = 32768 - pos % 32768
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if left < 7 or (length == 0 and kind == 0):  # block trailer / padding
+            pos += left
+            continue
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            if record.WhichOneof("record_type") == "history":
+                rows.append({_key(item): float(json.loads(item.value_json)) for item in record.history.item})
+            elif record.WhichOneof("record_type") == "run":
+                name = record.run.display_name
+    return name, rows
+
+
+def _key(item) -> str:
+    return item.key or "/".join(item.nested_key)  # keys with a "/" come nested
+
+
+def test_wandb_offline_runs_hold_the_csv_rows(runs, tmp_path):
     pytest.importorskip("wandb", reason="the [wandb] extra is not installed")
     folders = export(runs / "syn", "wandb", tmp_path / "wb")
     assert len(folders) == 5
+    csvs = {
+        f"hopper/mbpo/seed{seed}": pd.read_csv(runs / "syn" / "hopper" / "mbpo" / f"seed{seed}" / PROGRESS)
+        for seed in range(3)
+    }
+    seen = 0
     for folder in folders:  # an offline run: its binary log, ready for ``wandb sync``
         (log,) = folder.glob("run-*.wandb")
-        assert log.stat().st_size > 0
+        name, history = _wandb_history(log)
+        assert history and name
+        if name not in csvs:
+            continue
+        csv = csvs[name]
+        assert [int(r["_step"]) for r in history] == csv["env_step"].tolist()  # each env_step once, in order
+        assert [r["eval_return_mean"] for r in history] == csv["eval_return_mean"].tolist()
+        assert [r["sac/alpha"] for r in history] == csv["sac/alpha"].tolist()
+        seen += 1
+    assert seen == 3
 
 
 def test_cli_bad_format_is_one_line(runs):
