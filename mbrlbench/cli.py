@@ -109,6 +109,9 @@ def run(
     ] = None,
     restart: Annotated[bool, typer.Option(help="Wipe and rerun the selected runs.")] = False,
     keep_checkpoints: Annotated[bool, typer.Option(help="Keep checkpoint.pt after a run completes.")] = False,
+    tensorboard: Annotated[
+        bool, typer.Option(help="Mirror each progress.csv row into <run>/tensorboard/ ([tensorboard] extra).")
+    ] = False,
     dry_run: Annotated[bool, typer.Option(help="Print the runs and exit.")] = False,
     launcher: Annotated[str, typer.Option(help="local (process pool) | inline (this process) | ray | slurm.")] = (
         "local"
@@ -127,6 +130,12 @@ def run(
 ) -> None:
     """Train every run of SUITE; completed runs are skipped, interrupted ones resume from their checkpoint."""
     _check_run_options(device, launcher, jobs, runs_per_gpu, threads_per_run, out)
+    if tensorboard:
+        from mbrlbench.runner.tensorboard import tensorboard_missing
+
+        if (why := tensorboard_missing()) is not None:
+            raise fail_input(why)
+        set_ = [*(set_ or []), "tensorboard=true"]
     loaded, runs = _load(suite, only, set_)
     if dry_run:
         out_console.print(_grid_table(runs, out))

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -39,6 +39,7 @@ POLICY = "policy.pt"
 EVAL_CSV = "eval.csv"
 LOCK = "lock.json"
 LOG = "run.log"
+TENSORBOARD = "tensorboard"  # run --tensorboard: event files mirroring progress.csv
 SEED_PREFIX = "seed"
 REFERENCE_FOLDER = "reference"
 """Runs under a folder of this name are reference runs (``results/reference``: committed earlier results the
@@ -232,15 +233,26 @@ def format_value(value: float | int) -> str:
     return "nan" if math.isnan(value) else repr(value)
 
 
+class RowMirror(Protocol):
+    """Another sink that holds exactly progress.csv's rows (``run --tensorboard``): rebuilt from the CSV's rows
+    whenever the CSV is created or truncated (resume), then fed each row after it is in the CSV."""
+
+    def reset(self, rows: list[dict[str, float]]) -> None: ...
+
+    def append(self, row: dict[str, float | int]) -> None: ...
+
+
 class ProgressCSV:
     """``progress.csv`` with a header fixed at start; rows are appended whole, flushed and fsynced."""
 
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
-        self.path, self.columns = path, tuple(columns)
+    def __init__(self, path: Path, columns: Sequence[str], mirror: RowMirror | None = None) -> None:
+        self.path, self.columns, self.mirror = path, tuple(columns), mirror
         self.header = ",".join(self.columns) + "\n"
 
     def create(self) -> None:
         atomic_write_text(self.path, self.header)
+        if self.mirror is not None:
+            self.mirror.reset([])
 
     def truncate(self, rows: int) -> None:
         """Keep the header and the first ``rows`` rows (the checkpoint's count); drop anything after,
@@ -252,6 +264,8 @@ class ProgressCSV:
         if len(kept) != rows:
             raise RuntimeError(f"{self.path}: has {len(kept)} whole rows, checkpoint expects {rows}")
         atomic_write_text(self.path, self.header + "".join(kept))
+        if self.mirror is not None:
+            self.mirror.reset([dict(zip(self.columns, map(float, line.split(",")), strict=True)) for line in kept])
 
     def append(self, row: dict[str, float | int]) -> None:
         line = ",".join(format_value(row.get(c, float("nan"))) for c in self.columns) + "\n"
@@ -263,3 +277,5 @@ class ProgressCSV:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
+        if self.mirror is not None:  # after the CSV holds the row: the CSV is the record, the mirror follows it
+            self.mirror.append(row)

@@ -82,6 +82,9 @@ class SuiteFile(_Strict):
     overrides: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     checkpoint_every: int = Field(5, ge=1, description="Evaluations between checkpoints.")
     checkpoint_minutes: float = Field(10.0, gt=0, description="Wall-clock minutes between checkpoints.")
+    tensorboard: bool = Field(
+        False, description="Mirror progress.csv's rows into TensorBoard event files in <run>/tensorboard/."
+    )
     sweeps: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="algorithm -> {field: [values], mode: grid|zip}: one variant per point."
     )
@@ -123,6 +126,7 @@ class RunSpec:
     deviations: tuple[str, ...] = field(default_factory=tuple)
     checkpoint_every: int = 5
     checkpoint_minutes: float = 10.0
+    tensorboard: bool = False  # mirror progress.csv into <run>/tensorboard/ (not hashed: changes no result)
 
     @property
     def key(self) -> RunKey:
@@ -532,6 +536,7 @@ def _check_and_expand(sf: SuiteFile, folder: Path) -> list[RunSpec]:
                     deviations=deviations,
                     checkpoint_every=sf.checkpoint_every,
                     checkpoint_minutes=sf.checkpoint_minutes,
+                    tensorboard=sf.tensorboard,
                 )
             )
     return runs

@@ -34,6 +34,7 @@ from mbrlbench.rundir import (
     PROGRESS,
     REQUIRED_COLUMNS,
     STATUS,
+    TENSORBOARD,
     ProgressCSV,
     RunState,
     json_safe,
@@ -49,6 +50,7 @@ from mbrlbench.runner.lock import HEARTBEAT_SECONDS, RunLock
 from mbrlbench.runner.outcome import RunConflict
 from mbrlbench.runner.run_config import config_hash, full_config, now
 from mbrlbench.runner.signals import StopFlag
+from mbrlbench.runner.tensorboard import TensorBoardMirror
 from mbrlbench.suite import RunSpec
 
 
@@ -173,6 +175,7 @@ class RunLifecycle:
         self.run_dir = spec.run_dir(out)
         self.status = StatusFile(self.run_dir / STATUS)
         self._log_file: IO[str] | None = None
+        self.mirror: TensorBoardMirror | None = None
         self.rows, self.wall_before = 0, 0.0
         self.seen_finite: set[str] = set()
         self.last_return = float("nan")
@@ -207,6 +210,8 @@ class RunLifecycle:
             finally:
                 if evaluator is not None:
                     evaluator.close()
+                if self.mirror is not None:
+                    self.mirror.close()
                 if self._log_file is not None:
                     self._log_file.close()
 
@@ -237,7 +242,8 @@ class RunLifecycle:
         algo = algorithms.build(spec.algorithm, spec.config, spec.task, self.torch_device, spec.seed)
         self.algo = algo
         columns = (*REQUIRED_COLUMNS, *algo.diagnostic_keys, *algo.evaluation_keys)
-        self.csv = ProgressCSV(self.run_dir / PROGRESS, columns)
+        self.mirror = TensorBoardMirror(self.run_dir / TENSORBOARD) if spec.tensorboard else None
+        self.csv = ProgressCSV(self.run_dir / PROGRESS, columns, self.mirror)
         if action == "resume":
             state = load_checkpoint(self.run_dir / CHECKPOINT, self.torch_device)
             algo.load_state_dict(state["algorithm"])
