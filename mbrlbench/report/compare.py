@@ -112,6 +112,7 @@ def compare(
             for step in _steps(cells_a[key], cells_b[key], steps or []):
                 rows.append(_row(task, algo, step, cells_a[key], cells_b[key], delta))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table[["seeds_a", "seeds_b"]] = table[["seeds_a", "seeds_b"]].astype("Int64")  # counts, NaN one-sided
     return Comparison(table, curves_a, curves_b, warnings=la.warnings + ([] if variants else lb.warnings))
 
 
