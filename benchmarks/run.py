@@ -1,9 +1,10 @@
-"""Benchmark harness: env steps per second of each algorithm at its paper hyperparameters, after warm-up,
-with the time split by phase, CPU time beside wall time, peak host/GPU memory and checkpoint size.
+"""Benchmark harness: env steps per second of each algorithm at its paper hyperparameters over a steady
+stretch of training, with the time split by phase, CPU time beside wall time, the model fits in the stretch
+and their epochs, peak host/GPU memory and checkpoint size.
 
     python benchmarks/run.py [--algorithms mbpo sac ...] [--tasks hopper ...] [--cases mbrl-lib ...]
-                             [--steps 250] [--reps 5] [--device auto] [--threads N] [--set KEY=VALUE ...]
-                             [--code DIR ...] [--memory]
+                             [--steps 1000] [--window steady|first] [--reps 5] [--device auto] [--threads N]
+                             [--set KEY=VALUE ...] [--code DIR ...] [--memory]
 
 Each repetition runs in a fresh process (clean peak memory, no warm caches between cases), and the
 repetitions are interleaved (rep 1 of every case and code version, then rep 2, ...) so that drift of a
@@ -11,8 +12,16 @@ shared machine hits every case alike; the table shows medians, with the min-max 
 
 One repetition: build the algorithm with its official preset (plus ``--set`` overrides), train through the
 warm-up (SAC family: the uniform-random exploration steps; iteration-based learners: their first
-iteration) untimed, then time ``--steps`` more env steps (iteration-based learners finish the iteration
-they are in). Phases are timed exclusively (a phase nested in another is subtracted from the outer one):
+iteration) untimed, then time a window of training (``benchmarks/window.py``):
+
+- ``--window steady`` (default): model-based algorithms from the end of their first model fit after the
+  warm-up (the fit from scratch, much longer or shorter than the later ones, stays out) to the end of the
+  first fit at least ``--steps`` env steps later: whole fit periods (1,000 steps at a fit every 250 hold 4
+  fits), each fit's epochs reported. Model-free algorithms: ``--steps`` env steps after the warm-up.
+- ``--window first``: the ``--steps`` env steps right after the warm-up, first fit included (the old timing).
+
+Iteration-based learners finish the iteration they are in. Phases are timed exclusively (a phase nested in
+another is subtracted from the outer one):
 
 - ``env``: real env stepping, acting and buffer writes;   ``model``: model fitting (TOM: also its
   discriminator, dual value and weights; MnM: its classifier and model-value phase; MG: its model update);
@@ -49,16 +58,102 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # also when loaded by path (tests, side_by_side.py)
+    sys.path.insert(0, str(HERE))
+from window import MODES, Window, WindowResult  # noqa: E402
+
+# mbrl-lib v0.2.0 (facebookresearch/mbrl-lib, tag v0.2.0 = the ``mbrl==0.2.0`` wheel), MBPO on HalfCheetah:
+# ``python -m mbrl.examples.main algorithm=mbpo overrides=mbpo_halfcheetah``. Paths below are in that tree:
+# OV = mbrl/examples/conf/overrides/mbpo_halfcheetah.yaml, ALG = mbrl/examples/conf/algorithm/mbpo.yaml,
+# DYN = mbrl/examples/conf/dynamics_model/gaussian_mlp_ensemble.yaml, LOOP = mbrl/algorithms/mbpo.py,
+# TRAINER = mbrl/models/model_trainer.py, COMMON = mbrl/util/common.py, PRANZ = mbrl/third_party/pytorch_sac_pranz24.
+MBRL_LIB_020: dict[str, Any] = {
+    # --- schedule
+    "epoch_length": 1000,  # OV:6 epoch_length: 1000
+    "model_train_freq": 250,  # OV:13 freq_train_model: 250 (ALG:8); fit + rollouts every 250 steps (LOOP:228)
+    # rollout batch = effective_model_rollouts_per_step x freq_train_model = 400 x 250 (OV:14, LOOP:176-178)
+    "rollout_batch_size": 100_000,
+    "rollout_schedule": (20, 150, 1, 1),  # OV:15 [20, 150, 1, 1]: horizon 1 throughout (LOOP:197-201)
+    # model buffer = horizon x rollout batch x ceil(epoch / freq) x retained epochs = 400k rows (OV:18, LOOP:179-203)
+    "model_retain_epochs": 1,
+    "n_train_repeat": 10,  # OV:16 num_sac_updates_per_step: 10, every step (OV:17 sac_updates_every_steps: 1)
+    "real_ratio": 0.0,  # ALG:9 real_data_ratio: 0.0: every SAC batch from the model buffer (LOOP:259-260)
+    "n_initial_exploration_steps": 5000,  # ALG:12 initial_exploration_steps: 5000 (ALG:13: with the policy, see below)
+    "real_data_insert": "step",  # each real transition enters the buffer as it is taken (COMMON:607)
+    "replay_size": 400_000,  # OV:5 num_steps: 400000 = the real buffer's size (COMMON:177-181)
+    # --- model: GaussianMLP ensemble, SiLU (DYN:12-13)
+    "ensemble_size": 7,  # DYN:7 ensemble_size: 7
+    "num_elites": 5,  # OV:7 num_elites: 5
+    "model_hidden": 200,  # DYN:8 hid_size: 200
+    "model_layers": 4,  # DYN:4 num_layers: 4 = 4 hidden layers + the output layer (mbrl/models/gaussian_mlp.py:101-116)
+    "model_lr": 1e-3,  # OV:9 model_lr: 0.001
+    "model_weight_decays": [1e-5] * 5,  # OV:10 model_wd: 0.00001, one Adam weight decay for all (TRAINER:63-68)
+    "model_batch_size": 256,  # OV:11 model_batch_size: 256
+    "holdout_ratio": 0.2,  # OV:12 validation_ratio: 0.2
+    "max_holdout": 400_000,  # no cap: val_size = int(num_stored x 0.2) (COMMON:238)
+    # OV:8 patience: 5; mbrl-lib stops when ``epochs_since_update >= patience`` (TRAINER:206), i.e. after 5
+    # epochs in a row without a 1% gain (TRAINER:176, 284-285); ours stops when ``since_update > patience``
+    # (mbrlbench/components/ensemble.py:340), so the same 5 epochs are our 4.
+    "model_patience": 4,
+    "model_max_epochs": None,  # no num_epochs_train_model in OV: no cap (COMMON:406, TRAINER:139)
+    # --- SAC: pranz24's (ALG:20), Gaussian policy (OV:23), two Q-nets of 2 hidden layers (PRANZ/model.py:41-48)
+    "sac_flavor": "pranz24",
+    "sac_hidden": 512,  # OV:27 sac_hidden_size: 512
+    "sac_layers": 2,  # PRANZ/model.py:41-43 (Q) and 70-71 (policy)
+    "sac_lr": 3e-4,  # OV:28 sac_lr: 0.0003 (critic, policy and alpha: PRANZ/sac.py:31, 48, 53)
+    "batch_size": 256,  # OV:29 sac_batch_size: 256
+    "gamma": 0.99,  # OV:20 sac_gamma: 0.99
+    "tau": 0.005,  # OV:21 sac_tau: 0.005
+    "target_update_interval": 1,  # OV:24 sac_target_update_interval: 1 (PRANZ/sac.py:152-153)
+    "actor_update_interval": 1,  # policy and temperature stepped in every update (PRANZ/sac.py:124-144)
+    "target_entropy": -1.0,  # OV:26 sac_target_entropy: -1 (OV:25 automatic entropy tuning)
+    "init_alpha": 1.0,  # log_alpha starts at 0 (PRANZ/sac.py:47); the first update uses OV:22 alpha 0.2
+}
+
+# What MBRL_LIB_020 cannot express, each with the reason; none changes the work per env step by more than the
+# few percent stated (the fits' epochs are reported by both sides so their cost per epoch compares).
+MBRL_LIB_DEPARTURES: list[str] = [
+    "early stopping baseline: mbrl-lib starts each fit from the validation score of the model as it stands "
+    "(TRAINER:141) and snapshots the whole ensemble when any member gains 1% (TRAINER:168-174, 284-286); ours "
+    "(official MBPO) starts every member at 1e10 and snapshots per member, so our first epoch always counts as a "
+    "gain: a fit runs at least 6 epochs to mbrl-lib's 5 (same patience rule after that); no config field",
+    "weight decay: mbrl-lib's is Adam's weight_decay on every trainable parameter, biases included "
+    "(TRAINER:63-68); ours is decay x |W|^2 / 2 in the loss on the weights only (same gradient on the weights)",
+    "log-variance bounds: fixed in mbrl-lib (DYN:11 learn_logvar_bounds: false, mbrl/models/gaussian_mlp.py:117-122), "
+    "learned in ours (2 x 18 more parameters); both add the 0.01 bound penalty to the loss",
+    "initial exploration: mbrl-lib's 5000 steps sample the untrained SAC policy (ALG:13 random_initial_explore: "
+    "false, LOOP:165-172); ours are uniform-random (no config field); untimed warm-up either way",
+    "real env steps: mbrl-lib acts with the policy mean during training (LOOP:223-225 passes no sample flag, "
+    "mbrl/planning/sac_wrapper.py:28,45), ours samples; same cost",
+    "fit phase: mbrl-lib fits after the 250th, 500th, ... policy step (LOOP:228) and starts SAC updates once the "
+    "model buffer holds a batch (LOOP:261-264), ours (official MBPO) fits before the 1st, 251st, ... step and "
+    "updates from the first step; the steady window holds whole fit periods on both sides",
+    "evaluation: mbrl-lib runs 1 episode (ALG:14) at the end of every epoch inside its loop (LOOP:278-281) and "
+    "saves the SAC checkpoint when it improves (LOOP:291-296); the harness times its evaluation apart "
+    "(--eval-episodes 1 --eval-every 1000 for the same amortized share)",
+    "disk: mbrl-lib writes the model and the whole real buffer after every fit (COMMON:411-413) and its logs "
+    "(LOOP:274-275); ours writes nothing in the loop",
+    "precision: mbrl-lib keeps the real buffer in float64 and normalizes in double precision (ALG:5, "
+    "LOOP:154-164); ours float32",
+    "pranz24 details: mbrl-lib's copy has no critic-loss clamp (PRANZ/sac.py:112-118; ours clamps at 1000 as "
+    "TOM's copy does), an epsilon of 1e-6 in log pi (PRANZ/model.py:105; ours exact) and alpha 0.2 in its "
+    "first update only (OV:22, PRANZ/sac.py:20); separate mean and log-std heads (ours one head, same FLOPs)",
+    "random_model propagation: mbrl-lib gives each elite an equal share of the rollout batch by a permutation "
+    "(DYN:10, mbrl/models/gaussian_mlp.py:161-171, 201-206); ours draws an elite per row (same FLOPs)",
+    "environment: gymnasium 0.26.3 HalfCheetah-v4 on mujoco 2.3.7 for mbrl-lib 0.2.0 (its pin; OV:2 names v2, "
+    "which gymnasium does not have); ours HalfCheetah-v5 on our mujoco 3",
+]
 
 # Named setting bundles beside the paper presets: (algorithm, task, overrides, why).
 CASES: dict[str, tuple[str, str, dict[str, Any], str]] = {
-    "mbrl-lib": (
+    "mbrl-lib": ("mbpo", "halfcheetah", MBRL_LIB_020, "mbrl-lib v0.2.0's mbpo_halfcheetah (MBRL_LIB_020)"),
+    "mbrl-lib-0.1-sac-mixture": (
         "mbpo",
         "halfcheetah",
         {
-            # facebookresearch/mbrl-lib conf/overrides/mbpo_halfcheetah.yaml and its SAC (pytorch_sac): the
-            # issue's comparison point (10 SAC updates per env step, 2x512 SAC, horizon 1, 100k rollouts
-            # every 250 steps); actor and target updated every 4th SAC update, model patience 1, one decay.
+            # What the "mbrl-lib" case was before issue 20: mbrl-lib's MBPO halfcheetah schedule with the SAC
+            # of its v0.1.x (pytorch_sac: actor and target every 4th update) and model settings of neither
+            # version (patience "1" = our 0, decay 2e-5); kept to reproduce older results, not a comparison point.
             "n_train_repeat": 10,
             "sac_hidden": 512,
             "sac_layers": 2,
@@ -67,12 +162,10 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str]] = {
             "rollout_schedule": (20, 150, 1, 1),
             "rollout_batch_size": 100_000,
             "model_train_freq": 250,
-            # mbrl-lib's patience 1 stops at the first epoch without improvement (``epochs_since_update >=
-            # patience``); ours counts like the official MBPO (``> patience``), so the same rule is our 0.
             "model_patience": 0,
             "model_weight_decays": [2e-5] * 5,
         },
-        "mbrl-lib's MBPO halfcheetah settings",
+        "the pre-issue-20 'mbrl-lib' bundle: v0.1 SAC intervals, patience 0, decay 2e-5 (not mbrl-lib 0.2.0)",
     ),
     "mbmpo-reduced": (
         "mbmpo",
@@ -166,6 +259,58 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# The model fits a steady window counts: MBPO's family and MB-MPO fit their model, MG updates its model once per
+# iteration. An algorithm with none of these is timed from the end of its warm-up.
+FIT_METHODS = ("fit_model", "model_update")
+
+
+class WindowControl:
+    """``Algorithm.train``'s control: return once the window has closed (asked at every env step)."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+
+    def should_stop(self) -> bool:
+        return self.window.done
+
+
+def fit_epochs(algo: Any, name: str, result: Any) -> float | None:
+    """Epochs of the fit that just ended: its ``FitResult`` (MBPO's family), else the ``model/epochs`` diagnostic
+    ``fit_model`` set (MB-MPO: the mean over members), else None (MG: a fixed number of model steps)."""
+    epochs = getattr(result, "epochs", None)
+    if epochs is None and name == "fit_model":
+        epochs = algo.diagnostics.get("model/epochs")
+    return None if epochs is None else float(epochs)
+
+
+def hook_fits(algo: Any, on_fit: Any) -> bool:
+    """Call ``on_fit(epochs)`` at the end of every model fit of ``algo``: its fit method is wrapped on the instance,
+    outside the phase timer's class-level wrappers (the fit's seconds are booked when ``on_fit`` reads them) and
+    outside a subclass's ``super()`` call (one fit, one call). Returns whether ``algo`` fits a model at all."""
+    hooked = False
+    for name in FIT_METHODS:
+        method = getattr(algo, name, None)
+        if method is None:
+            continue
+
+        def hooked_fit(*args: Any, _method: Any = method, _name: str = name, **kwargs: Any) -> Any:
+            result = _method(*args, **kwargs)
+            on_fit(fit_epochs(algo, _name, result))
+            return result
+
+        setattr(algo, name, functools.wraps(method)(hooked_fit))
+        hooked = True
+    return hooked
+
+
+def fit_period(config: Any) -> int:
+    """Env steps between model fits (or iterations), to bound how long a steady window may take to close."""
+    for key in ("model_train_freq", "real_steps_per_iter", "batch_steps"):
+        if hasattr(config, key):
+            return int(getattr(config, key))
+    return 1
+
+
 def worker(job: dict[str, Any]) -> dict[str, Any]:
     """One repetition of one case, in this process."""
     import torch
@@ -173,7 +318,6 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import mbrlbench
     from mbrlbench import algorithms
     from mbrlbench.algorithms.base import seed_everything
-    from mbrlbench.runner.evaluate import Evaluator, run_base_seed
     from mbrlbench.runner.lifecycle import resolve_device
     from mbrlbench.tasks import get_task
 
@@ -196,6 +340,22 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     task = get_task(job["task"])
     algo = algorithms.build(base, config, task, device, seed=0)
 
+    def meters() -> dict[str, float]:
+        """Cumulative counters; the window keeps their increase over itself."""
+        out = {p: timer.seconds.get(p, 0.0) for p in PHASE_NAMES if p not in ("eval", "other")}
+        out.update({f"calls_{p}": float(timer.calls.get(p, 0)) for p in PHASE_NAMES if p not in ("eval", "other")})
+        out["cpu"] = time.process_time()
+        out["sac_updates"] = float(algo.sac.updates) if hasattr(algo, "sac") else 0.0
+        return out
+
+    def now() -> float:
+        sync()
+        return time.perf_counter()
+
+    model_based = any(hasattr(algo, name) for name in FIT_METHODS)
+    window = Window(job["steps"], job.get("window", "steady"), fits_expected=model_based)
+    hook_fits(algo, lambda epochs: window.fit(algo.env_steps, now(), epochs, meters()))
+
     sac_family = hasattr(config, "n_initial_exploration_steps")
     if sac_family:
         warmup = max(config.n_initial_exploration_steps, config.min_pool_size)
@@ -204,19 +364,49 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     algo.train(warmup)  # untimed
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    timer.seconds.clear()
-    timer.calls.clear()
-    updates_before = algo.sac.updates if hasattr(algo, "sac") else 0
-    steps_before = algo.env_steps
-    sync()
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    window = job["steps"] if sac_family else max(job["steps"], getattr(config, "batch_steps", 1))
-    algo.train(algo.env_steps + window)  # iteration-based learners finish the iteration they are in
-    sync()
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    steps = algo.env_steps - steps_before
-    split = {p: timer.seconds.get(p, 0.0) for p in PHASE_NAMES if p not in ("eval", "other")}
+    window.begin(algo.env_steps, now(), meters())
+    if window.by_fits:  # until the window closes, at the end of a fit
+        algo.train(algo.env_steps + 2 * job["steps"] + 3 * fit_period(config), WindowControl(window))
+    else:  # iteration-based learners finish the iteration they are in
+        algo.train(algo.env_steps + (job["steps"] if sac_family else max(job["steps"], fit_period(config))))
+    window.finish(algo.env_steps, now(), meters())
+    result = window.result()
+    row = window_row(result)
+    row.update(eval_row(algo, task, job, sync, result))
+    if sac_family:
+        row.update(sac_row(algo, config, job, sync, result))
+    row.update(footprint_row(algo, config, device))
+    row["device_name"] = torch.cuda.get_device_name(device) if cuda else cpu_name()
+    row["phase_sync"] = job.get("phase_sync", True)
+    row["threads"] = torch.get_num_threads()
+    row["package"] = str(Path(mbrlbench.__file__).parent)
+    return row
+
+
+def window_row(result: WindowResult) -> dict[str, Any]:
+    """The window's rate, its phase split in ms per env step, the fits inside it and their epochs."""
+    steps, wall = result.steps, result.seconds
+    split = {p: result.meters.get(p, 0.0) for p in PHASE_NAMES if p not in ("eval", "other")}
     split["other"] = wall - sum(split.values())
+    return {
+        "window": result.mode,
+        "steps": steps,
+        "wall_s": wall,
+        "cpu_s": result.meters["cpu"],
+        "env_steps_per_s": steps / wall,
+        **{f"ms_per_step_{p}": 1000 * v / steps for p, v in split.items()},
+        **{f"calls_{p}": int(result.meters.get(f"calls_{p}", 0)) for p in PHASE_NAMES if p not in ("eval", "other")},
+        "fits": result.fits,
+        "fit_epochs": result.fit_epochs,
+        "fit_epochs_mean": result.mean_fit_epochs,
+        "opening_fit_epochs": result.opening_fit_epochs,
+        "window_start_step": result.start_step,
+    }
+
+
+def eval_row(algo: Any, task: Any, job: dict[str, Any], sync: Any, result: WindowResult) -> dict[str, Any]:
+    """One evaluation (``eval_episodes`` deterministic episodes), amortized over ``eval_every`` env steps."""
+    from mbrlbench.runner.evaluate import Evaluator, run_base_seed
 
     evaluator = Evaluator(task, job["eval_episodes"], run_base_seed(0))
     sync()
@@ -225,36 +415,43 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     sync()
     eval_s = time.perf_counter() - start
     evaluator.close()
-    split["eval"] = eval_s * steps / job["eval_every"]  # amortized over the window
-
-    row: dict[str, Any] = {
-        "steps": steps,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "env_steps_per_s": steps / wall,
-        "env_steps_per_s_with_eval": steps / (wall + split["eval"]),
-        **{f"ms_per_step_{p}": 1000 * v / steps for p, v in split.items()},
+    amortized = eval_s * result.steps / job["eval_every"]
+    return {
         "eval_s": eval_s,
-        **{f"calls_{p}": timer.calls.get(p, 0) for p in PHASE_NAMES if p not in ("eval", "other")},
+        "ms_per_step_eval": 1000 * eval_s / job["eval_every"],
+        "env_steps_per_s_with_eval": result.steps / (result.seconds + amortized),
     }
-    if sac_family:
-        updates = algo.sac.updates - updates_before
-        row["sac_updates_per_step"] = updates / steps
-        row["sac_ms_per_update"] = 1000 * split["policy"] / max(updates, 1)
-        sampler = getattr(algo, "training_batch", lambda: algo.env_buffer.sample(config.batch_size))
-        batch = sampler()
-        for _ in range(10):
-            algo.sac.update(batch)
-        sync()
-        start = time.perf_counter()
-        for _ in range(job["alone"]):
-            algo.sac.update(batch)
-        sync()
-        row["sac_ms_alone"] = 1000 * (time.perf_counter() - start) / job["alone"]
-        alone = row["sac_updates_per_step"] * row["sac_ms_alone"] + 1000 * (split["model"] + split["rollouts"]) / steps
-        row["step_over_alone"] = (1000 * wall / steps) / alone
-    last = getattr(algo, "last", {})
-    row["fit_epochs"] = last.get("model/epochs", float("nan"))
+
+
+def sac_row(algo: Any, config: Any, job: dict[str, Any], sync: Any, result: WindowResult) -> dict[str, Any]:
+    """SAC updates per step and their cost in the loop, and ``alone`` updates on one fixed batch in a tight loop."""
+    steps = result.steps
+    updates = result.meters["sac_updates"]
+    row: dict[str, Any] = {
+        "sac_updates_per_step": updates / steps,
+        "sac_ms_per_update": 1000 * result.meters.get("policy", 0.0) / max(updates, 1),
+    }
+    sampler = getattr(algo, "training_batch", lambda: algo.env_buffer.sample(config.batch_size))
+    batch = sampler()
+    for _ in range(10):
+        algo.sac.update(batch)
+    sync()
+    start = time.perf_counter()
+    for _ in range(job["alone"]):
+        algo.sac.update(batch)
+    sync()
+    row["sac_ms_alone"] = 1000 * (time.perf_counter() - start) / job["alone"]
+    fit_and_rollouts = result.meters.get("model", 0.0) + result.meters.get("rollouts", 0.0)
+    alone = row["sac_updates_per_step"] * row["sac_ms_alone"] + 1000 * fit_and_rollouts / steps
+    row["step_over_alone"] = (1000 * result.seconds / steps) / alone
+    return row
+
+
+def footprint_row(algo: Any, config: Any, device: Any) -> dict[str, Any]:
+    """Model buffer at its longest horizon, checkpoint size, peak host and GPU memory."""
+    import torch
+
+    row: dict[str, Any] = {}
     if hasattr(algo, "model_buffer") and hasattr(algo, "_model_buffer_size"):
         longest = algo._model_buffer_size(config.rollout_schedule[3])
         row_bytes = 4 * (2 * algo.obs_dim + algo.act_dim + 2)
@@ -264,11 +461,8 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         torch.save(algo.state_dict(), path)
         row["checkpoint_mb"] = path.stat().st_size / 1e6
     row["peak_host_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cuda = device.type == "cuda"
     row["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else float("nan")
-    row["device_name"] = torch.cuda.get_device_name(device) if cuda else cpu_name()
-    row["phase_sync"] = job.get("phase_sync", True)
-    row["threads"] = torch.get_num_threads()
-    row["package"] = str(Path(mbrlbench.__file__).parent)
     return row
 
 
@@ -405,6 +599,9 @@ COLUMNS = [
     ("env steps/s", "env_steps_per_s", "{:.2f}"),
     ("min-max", None, None),
     ("cpu/wall", None, None),
+    ("steps", "steps", "{:.0f}"),
+    ("fits", "fits", "{:.0f}"),
+    ("epochs/fit", "fit_epochs_mean", "{:.1f}"),
     ("env ms", "ms_per_step_env", "{:.1f}"),
     ("model ms", "ms_per_step_model", "{:.1f}"),
     ("rollouts ms", "ms_per_step_rollouts", "{:.1f}"),
@@ -418,6 +615,17 @@ COLUMNS = [
     ("peak GPU MB", "peak_gpu_mb", "{:.0f}"),
     ("ckpt MB", "checkpoint_mb", "{:.1f}"),
 ]
+
+
+def describe(row: dict[str, Any]) -> str:
+    """One repetition in a line: its rate and the fits in its window with their epochs."""
+    text = f"{row['env_steps_per_s']:.2f} env steps/s over {row['steps']} steps ({row['window']} window"
+    if row["fits"] or row["opening_fit_epochs"] == row["opening_fit_epochs"]:
+        epochs = ", ".join("-" if e != e else f"{e:.0f}" for e in row["fit_epochs"])
+        text += f"; {row['fits']} fits: {epochs or 'none'} epochs"
+        if row["opening_fit_epochs"] == row["opening_fit_epochs"]:
+            text += f"; opened by a fit of {row['opening_fit_epochs']:.0f} epochs"
+    return text + ")"
 
 
 def cell(summary: dict[str, Any], title: str, key: str | None, fmt: str | None) -> str:
@@ -477,7 +685,13 @@ def main() -> None:
     )
     parser.add_argument("--tasks", nargs="*", default=["hopper"])
     parser.add_argument("--cases", nargs="*", default=[], choices=sorted(CASES), help="named setting bundles")
-    parser.add_argument("--steps", type=int, default=250, help="timed env steps per repetition")
+    parser.add_argument("--steps", type=int, default=1000, help="timed env steps per repetition (at least)")
+    parser.add_argument(
+        "--window",
+        choices=MODES,
+        default="steady",
+        help="steady: whole fit periods after the first model fit; first: right after the warm-up",
+    )
     parser.add_argument("--reps", type=int, default=5, help="interleaved repetitions (medians are reported)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per worker (0: torch's default)")
@@ -527,6 +741,7 @@ def main() -> None:
                     "task": task,
                     "overrides": case_overrides,
                     "steps": args.steps,
+                    "window": args.window,
                     "device": args.device,
                     "threads": args.threads,
                     "alone": args.alone,
@@ -536,10 +751,7 @@ def main() -> None:
                 }
                 row = {"rep": rep, "case": case, "code": commits[str(code)], **run_job(job, code)}
                 rows.append(row)
-                print(
-                    f"rep {rep + 1}/{args.reps} {case} @ {row['code']}: {row['env_steps_per_s']:.2f} env steps/s",
-                    flush=True,
-                )
+                print(f"rep {rep + 1}/{args.reps} {case} @ {row['code']}: {describe(row)}", flush=True)
     packed: list[dict[str, Any]] = []
     for rep in range(args.reps if args.pack else 0):
         for case, algorithm, task, case_overrides in cases:
@@ -550,6 +762,7 @@ def main() -> None:
                     "task": task,
                     "overrides": case_overrides,
                     "steps": args.steps,
+                    "window": args.window,
                     "device": args.device,
                     "threads": args.threads,
                     "alone": 1,
@@ -565,7 +778,9 @@ def main() -> None:
                 )
     summaries = summarize(rows)
     device = (summaries or packed or [{"device_name": "?"}])[0]["device_name"]
-    title = f"Throughput after warm-up ({device}, {summaries[0]['threads'] if summaries else '?'} threads; medians)"
+    threads = int(summaries[0]["threads"]) if summaries else "?"
+    stretch = "steady window" if args.window == "steady" else "first window after warm-up"
+    title = f"Throughput, {stretch} of >= {args.steps} env steps ({device}, {threads} threads; medians)"
     markdown = print_table(summaries, title)
     memory = None
     if args.memory:
@@ -594,6 +809,7 @@ def main() -> None:
         "versions": versions(),
         "commits": commits,
         "steps": args.steps,
+        "window": args.window,
         "reps": args.reps,
     }
     packing = pack_table(packed)

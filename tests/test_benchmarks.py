@@ -116,8 +116,52 @@ def test_one_worker_repetition_reports_a_consistent_split():
     row = json.loads(out.stdout.strip().splitlines()[-1])
     assert row["steps"] == 40
     assert row["calls_model"] == 2 and row["calls_policy"] == 80  # a fit every 20 steps, 2 updates per step
+    # the steady window: from the end of the first fit to the end of the fit 40 steps later, so it holds two fits
+    assert row["window"] == "steady" and row["fits"] == 2 and row["fit_epochs"] == [2.0, 2.0]
+    assert row["opening_fit_epochs"] == 2.0 and row["fit_epochs_mean"] == 2.0
     assert row["sac_updates_per_step"] == 2
     phases = sum(row[f"ms_per_step_{p}"] for p in ("env", "model", "rollouts", "policy", "other"))
     assert phases == pytest.approx(1000 * row["wall_s"] / row["steps"])
     assert row["ms_per_step_other"] >= -1e-6 and row["checkpoint_mb"] > 0 and row["peak_host_mb"] > 0
     assert math.isnan(row["peak_gpu_mb"]) and row["step_over_alone"] > 0
+
+
+def test_mbrl_lib_case_is_mbrl_lib_020(harness):
+    """The ``mbrl-lib`` case against mbrl-lib v0.2.0's composed config, mapped to our fields as
+    benchmarks/side_by_side.py maps it (there checked against the installed wheel before every comparison)."""
+    from types import SimpleNamespace as NS
+
+    spec = importlib.util.spec_from_file_location("side_by_side", HARNESS.parent / "side_by_side.py")
+    side_by_side = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(side_by_side)
+    # mbrl/examples/conf/{overrides/mbpo_halfcheetah,algorithm/mbpo,dynamics_model/gaussian_mlp_ensemble}.yaml
+    cfg = NS(
+        overrides=NS(
+            epoch_length=1000,
+            num_steps=400000,
+            num_elites=5,
+            patience=5,
+            model_lr=0.001,
+            model_wd=0.00001,
+            model_batch_size=256,
+            validation_ratio=0.2,
+            freq_train_model=250,
+            effective_model_rollouts_per_step=400,
+            rollout_schedule=[20, 150, 1, 1],
+            num_sac_updates_per_step=10,
+            sac_updates_every_steps=1,
+            num_epochs_to_retain_sac_buffer=1,
+            sac_gamma=0.99,
+            sac_tau=0.005,
+            sac_target_update_interval=1,
+            sac_target_entropy=-1,
+            sac_hidden_size=512,
+            sac_lr=0.0003,
+            sac_batch_size=256,
+        ),
+        algorithm=NS(freq_train_model=250, real_data_ratio=0.0, initial_exploration_steps=5000),
+        dynamics_model=NS(num_layers=4, ensemble_size=7, hid_size=200),
+    )
+    assert side_by_side.mismatches(side_by_side.mbrl_settings(cfg), harness.CASES["mbrl-lib"][2]) == []
+    case = harness.CASES["mbrl-lib"][2]
+    assert case["actor_update_interval"] == 1 and case["sac_flavor"] == "pranz24" and case["model_patience"] == 4
