@@ -93,7 +93,7 @@ LAUNCHERS = ("local", "inline", "ray", "slurm")
 @app.command()
 def run(
     suite: Annotated[
-        str, typer.Argument(help="Suite file, or a built-in suite name (quick, smoke, mujoco, mbmpo).")
+        str, typer.Argument(help="Suite file, or a built-in suite name (quick, smoke, mujoco, mbmpo, reference).")
     ] = "quick",
     out: Annotated[Path, typer.Option(help="Results root: OUT/<suite>/<task>/<algorithm>/seed<k>.")] = Path("results"),
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N (overrides the suite).")] = None,
