@@ -115,3 +115,15 @@ def make_run(
     write_yaml(run_dir / CONFIG, config)
     write_json(run_dir / STATUS, {"state": state})
     return run_dir
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``-n 2``) each worker gets one torch thread, and so do the processes it starts,
+    so that two workers on two cores do not oversubscribe them."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
