@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from conftest import make_run
 
-from mbrlbench.report.compare import cell_verdict, compare
+from mbrlbench.report.compare import compare
+from mbrlbench.report.stats import compare_verdict
 
 STEPS = [10_000, 20_000, 30_000]
 
@@ -63,11 +64,11 @@ def test_variants_within_one_result_set(results):
     assert hopper["algorithm"] == "sac:mbpo" and hopper["verdict"] == "worse" and hopper["poi"] == 0.0
 
 
-def test_cell_verdict_rule():
+def test_compare_verdict_rule():
     base = np.array([100.0, 101.0, 99.0, 100.0, 100.0])
-    assert cell_verdict(base, base, 0.1)[0] == "equivalent"
-    assert cell_verdict(base * 1.5, base, 0.1)[0] == "better"
-    assert cell_verdict(base[:3], base[:3], 0.1)[0] == "inconclusive"  # too few seeds, however close
+    assert compare_verdict(base, base, 0.1)[0] == "equivalent"
+    assert compare_verdict(base * 1.5, base, 0.1)[0] == "better"
+    assert compare_verdict(base[:3], base[:3], 0.1)[0] == "inconclusive"  # too few seeds, however close
 
 
 def test_bad_input_is_one_line(results):

@@ -52,11 +52,6 @@ class Comparison:
         return self.table[self.table["verdict"] == "worse"]
 
 
-def cell_verdict(a: np.ndarray, b: np.ndarray, delta: float) -> tuple[str, float, float]:
-    """(verdict, difference CI low, high) of mean(a) - mean(b) against the band +-delta*|mean(b)|."""
-    return stats.compare_verdict(a, b, delta)
-
-
 def _steps(a: pd.DataFrame, b: pd.DataFrame, extra: list[int]) -> list[int]:
     """The largest step every run of the cell reached on both sides, and the asked-for steps below it."""
     reached = min(int(df.groupby("run_dir")["env_step"].max().min()) for df in (a, b))
@@ -66,7 +61,7 @@ def _steps(a: pd.DataFrame, b: pd.DataFrame, extra: list[int]) -> list[int]:
 def _row(task: str, algo: str, step: int, a: pd.DataFrame, b: pd.DataFrame, delta: float) -> dict:
     va = stats.values_at_step(a, step)["value"].dropna().to_numpy()
     vb = stats.values_at_step(b, step)["value"].dropna().to_numpy()
-    label, low, high = cell_verdict(va, vb, delta)
+    label, low, high = stats.compare_verdict(va, vb, delta)
     poi, poi_low, poi_high = stats.poi_with_ci(va, vb) if len(va) and len(vb) else (math.nan,) * 3
     ci_a, ci_b = stats.mean_ci(va), stats.mean_ci(vb)
     side_a = (len(va), float(np.mean(va)), *ci_a)

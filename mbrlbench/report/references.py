@@ -51,3 +51,9 @@ def normalization(task: str) -> tuple[float, float, str] | None:
         return None
     last = curve.sort_values("env_steps").iloc[-1]
     return zero, float(last["return_mean"]), f"MBPO paper at {int(last['env_steps']):,} steps"
+
+
+def score(value, norm: tuple[float, float, str]):
+    """Normalized score of a return (or an array of them) under ``normalization(task)``: 0 = random, 1 = reference."""
+    zero, one, _ = norm
+    return (value - zero) / (one - zero)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mbrlbench.report import stats
-from mbrlbench.report.references import normalization
+from mbrlbench.report.references import normalization, score
 
 # (paper, claim, ours, baseline, kind): each tested inside one suite when both sides ran (shared/algorithms.md).
 # "better": P(ours > baseline) above 0.5; "competitive": not clearly worse, P(ours > baseline) above
@@ -42,9 +42,6 @@ def claim_verdict(poi_low: float, poi_high: float, seeds: int, kind: str) -> str
 
 def fmt(x: float, digits: int = 0) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.{digits}f}"
-
-
-REFERENCE_RUN_COLUMNS = ("ref_seeds", "ref_mean", "ref_diff_low", "ref_diff_high", "vs_reference")
 
 
 def vs_reference_runs(values: np.ndarray, reached: bool, ref: pd.DataFrame | None, step: int, delta: float) -> dict:
@@ -196,7 +193,6 @@ def normalized_scores(curves: pd.DataFrame) -> pd.DataFrame:
         norm = normalization(task)
         if norm is None:
             continue
-        zero, one, _ = norm
         step = _common_step(curves, task, list(curves["algorithm"].unique()))
         if step is None:
             continue
@@ -209,7 +205,7 @@ def normalized_scores(curves: pd.DataFrame) -> pd.DataFrame:
                     "seed": r["seed"],
                     "env_step": step,
                     "return": r["value"],
-                    "score": (r["value"] - zero) / (one - zero),
+                    "score": score(r["value"], norm),
                 }
             )
     return pd.DataFrame(rows, columns=["task", "algorithm", "seed", "env_step", "return", "score"])
@@ -243,7 +239,8 @@ MAX_CURVE_POINTS = 40  # points of the sample-efficiency curve per algorithm (ea
 def _score_grid(curves: pd.DataFrame) -> list[int]:
     """Steps of an algorithm's sample-efficiency curve: its evaluation steps up to the smallest, over tasks,
     of the step every run of the task reached (so every task counts at every point), thinned evenly."""
-    limit = min(int(g.groupby("run_dir")["env_step"].max().min()) for _, g in curves.groupby("task"))
+    algorithms = list(curves["algorithm"].unique())
+    limit = min(_common_step(curves, task, algorithms) or 0 for task in curves["task"].unique())
     steps = np.unique(curves.loc[curves["eval_return_mean"].notna(), "env_step"].astype(int))
     steps = steps[steps <= limit]
     if len(steps) > MAX_CURVE_POINTS:
@@ -263,9 +260,8 @@ def sample_efficiency(curves: pd.DataFrame) -> pd.DataFrame:
         for step in _score_grid(sub):
             groups = []
             for task, task_curves in sub.groupby("task"):
-                zero, one, _ = norms[task]  # type: ignore[misc]
                 values = stats.values_at_step(task_curves, step)["value"].dropna().to_numpy()
-                groups.append((values - zero) / (one - zero))
+                groups.append(score(values, norms[task]))  # type: ignore[arg-type]
             point, low, high = stats.stratified_ci(groups, stats.iqm)
             rows.append([algo, step, len(groups), sum(len(g) for g in groups), point, low, high])
     return pd.DataFrame(rows, columns=columns)
@@ -307,7 +303,7 @@ def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
                     "auc": mean,
                     "auc_low": float(low[0]),
                     "auc_high": float(high[0]),
-                    "auc_score": (mean - norm[0]) / (norm[1] - norm[0]) if norm else math.nan,
+                    "auc_score": score(mean, norm) if norm else math.nan,
                 }
             )
     return pd.DataFrame(
