@@ -102,10 +102,14 @@ def ensure_gl_backend() -> str:
     raise UserInputError(GL_MISSING)
 
 
-def render_episode(policy: LoadedPolicy, task: TaskSpec, seed: int, deterministic: bool, max_frames: int) -> list:
-    """RGB frames of one episode (reset seed ``seed``): one per env step, at most ``max_frames``."""
+def render_episode(
+    policy: LoadedPolicy, task: TaskSpec, seed: int, deterministic: bool, max_frames: int
+) -> tuple[list, int]:
+    """RGB frames of one episode (reset seed ``seed``): one per env step, at most ``max_frames``; and the
+    env's frame rate (MuJoCo envs set it from their control step when made)."""
     env = task.make_env(render_mode="rgb_array")
     try:
+        fps = int(env.metadata.get("render_fps") or 30)
         obs, _ = env.reset(seed=seed)
         frames: list = []
         while len(frames) < max_frames:
@@ -116,7 +120,7 @@ def render_episode(policy: LoadedPolicy, task: TaskSpec, seed: int, deterministi
                 break
     finally:
         env.close()
-    return frames
+    return frames, fps
 
 
 def write_video(frames: list, path: Path, fps: int) -> Path:
@@ -145,7 +149,5 @@ def film(run_dir: Path, path: Path, seed: int, deterministic: bool, max_frames: 
     policy = load_policy(run_dir / POLICY)
     task = TaskSpec(**policy.meta["task"])
     torch.manual_seed(seed)
-    env = task.make_env()
-    fps = int(env.metadata.get("render_fps") or 30)
-    env.close()
-    return write_video(render_episode(policy, task, seed, deterministic, max_frames), path, fps)
+    frames, fps = render_episode(policy, task, seed, deterministic, max_frames)
+    return write_video(frames, path, fps)

@@ -109,15 +109,16 @@ def test_video_has_one_nonblank_frame_per_step(sac_run, tmp_path):
 
     _spec, run_dir = sac_run
     policy = load_policy(run_dir / POLICY)
-    frames = render_episode(policy, TASKS["inverted_pendulum"], seed=3, deterministic=True, max_frames=1000)
+    frames, fps = render_episode(policy, TASKS["inverted_pendulum"], seed=3, deterministic=True, max_frames=1000)
     env = TASKS["inverted_pendulum"].make_env()
+    assert fps == round(1 / env.unwrapped.dt)  # MuJoCo's frame rate: one frame per control step
     obs, _ = env.reset(seed=3)
     length, ended = 0, False
     while not ended:  # the same episode without rendering: as many steps as frames
         obs, _, terminated, truncated, _ = env.step(policy.act(obs[None])[0])
         length, ended = length + 1, terminated or truncated
     assert len(frames) == length
-    assert len(render_episode(policy, TASKS["inverted_pendulum"], 3, True, max_frames=2)) == min(2, length)
+    assert len(render_episode(policy, TASKS["inverted_pendulum"], 3, True, max_frames=2)[0]) == min(2, length)
     video = tmp_path / "clip.mp4"
     proc = _cli("eval", str(run_dir), "--episodes", "1", "--seed", "3", "--video", str(video))
     assert proc.returncode == 0, proc.stderr
