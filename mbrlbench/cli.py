@@ -358,6 +358,8 @@ def compare(
 
 
 def _compare_table(table: Any, names: tuple[str, str]) -> Table:
+    from mbrlbench.report.compare import difference_text
+
     style = {"worse": "red", "better": "green", "equivalent": "cyan", "inconclusive": "yellow"}
     out = Table(title=f"{names[0]} (A) against {names[1]} (B)")
     for col in ("task", "algorithm", "env step", "A", "B", "A - B [95% CI]", "P(A>B)", "verdict"):
@@ -367,7 +369,7 @@ def _compare_table(table: Any, names: tuple[str, str]) -> Table:
         if str(r.verdict).startswith("only in"):
             out.add_row(r.task, r.algorithm, f"{r.env_step:,.0f}", "", "", "", "", verdict)
             continue
-        diff = f"{r.diff:+,.1f} [{r.diff_low:+,.1f}, {r.diff_high:+,.1f}]"
+        diff = difference_text(r.diff, r.diff_low, r.diff_high)
         a_cell, b_cell = f"{r.mean_a:,.1f} ({r.seeds_a})", f"{r.mean_b:,.1f} ({r.seeds_b})"
         out.add_row(r.task, r.algorithm, f"{r.env_step:,}", a_cell, b_cell, diff, f"{r.poi:.2f}", verdict)
     return out

@@ -111,6 +111,13 @@ def compare(
     return Comparison(table, curves_a, curves_b, warnings=la.warnings + ([] if variants else lb.warnings))
 
 
+def difference_text(diff: float, low: float, high: float) -> str:
+    """``A - B [95% CI]``; the CI needs two seeds on each side."""
+    if math.isfinite(low) and math.isfinite(high):
+        return f"{diff:+,.1f} [{low:+,.1f}, {high:+,.1f}]"
+    return f"{diff:+,.1f} [no CI: < 2 seeds]"
+
+
 def compare_markdown(table: pd.DataFrame, name_a: str, name_b: str, delta: float) -> str:
     lines = [
         f"# {name_a} (A) against {name_b} (B)",
@@ -127,7 +134,7 @@ def compare_markdown(table: pd.DataFrame, name_a: str, name_b: str, delta: float
             continue
         lines.append(
             f"| {r.task} | {r.algorithm} | {r.env_step:,} | {r.mean_a:,.1f} ({r.seeds_a}) | {r.mean_b:,.1f} "
-            f"({r.seeds_b}) | {r.diff:+,.1f} [{r.diff_low:+,.1f}, {r.diff_high:+,.1f}] | {r.poi:.2f} | "
+            f"({r.seeds_b}) | {difference_text(r.diff, r.diff_low, r.diff_high)} | {r.poi:.2f} | "
             f"**{r.verdict}** |"
         )
     return "\n".join(lines) + "\n"
