@@ -28,17 +28,18 @@ README = ROOT / "results" / "README.md"
 BEGIN, END = "<!-- reference-table: begin -->", "<!-- reference-table: end -->"
 
 
-def ship(campaign: Path, partial: bool) -> list[Path]:
+def ship(campaign: Path, partial: bool, target: Path = TARGET) -> list[Path]:
+    """Copy the three files of each completed (or, with ``partial``, each) run of ``campaign`` under ``target``."""
     shipped = []
     for progress in sorted(campaign.rglob(PROGRESS)):
         run_dir = progress.parent
         if read_state(run_dir) != RunState.COMPLETED and not partial:
             continue
-        target = TARGET / run_dir.relative_to(campaign)
-        target.mkdir(parents=True, exist_ok=True)
+        into = target / run_dir.relative_to(campaign)
+        into.mkdir(parents=True, exist_ok=True)
         for name in (PROGRESS, CONFIG, STATUS):
-            shutil.copy2(run_dir / name, target / name)
-        shipped.append(target)
+            shutil.copy2(run_dir / name, into / name)
+        shipped.append(into)
     return shipped
 
 
@@ -59,12 +60,13 @@ def _metric_name(metric: str) -> str:
 
 
 def _mean_std(values: pd.Series) -> str:
-    spread = values.std(ddof=1) if len(values) > 1 else float("nan")
-    return f"{values.mean():,.1f} ± {spread:,.1f}"
+    spread = f"{values.std(ddof=1):,.1f}" if len(values) > 1 else "–"
+    return f"{values.mean():,.1f} ± {spread}"
 
 
-def table() -> str:
-    loaded = load_runs(TARGET)
+def table(target: Path = TARGET) -> str:
+    """One row per (task, algorithm) of the shipped runs: seeds, states, end step, metric, final returns."""
+    loaded = load_runs(target)
     lines = [
         "| task | algorithm | seeds | state | end env step | metric | final metric: mean ± std "
         "| final deterministic eval: mean ± std | commit |",
@@ -83,16 +85,21 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def rewrite_table(readme: Path, text: str) -> None:
+    """Replace what lies between the README's markers (the file is left alone without them)."""
+    content = readme.read_text()
+    if BEGIN in content and END in content:
+        head, rest = content.split(BEGIN, 1)
+        readme.write_text(head + BEGIN + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("campaign", type=Path, help="the suite folder of a campaign, e.g. /work/refruns/reference")
     parser.add_argument("--partial", action="store_true", help="also copy unfinished runs (marked partial)")
     args = parser.parse_args()
     shipped = ship(args.campaign, args.partial)
-    text = README.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        README.write_text(head + BEGIN + "\n" + table() + "\n" + END + rest.split(END, 1)[1])
+    rewrite_table(README, table())
     print(f"shipped {len(shipped)} runs into {TARGET}")
 
 

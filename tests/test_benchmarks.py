@@ -165,3 +165,45 @@ def test_mbrl_lib_case_is_mbrl_lib_020(harness):
     assert side_by_side.mismatches(side_by_side.mbrl_settings(cfg), harness.CASES["mbrl-lib"][2]) == []
     case = harness.CASES["mbrl-lib"][2]
     assert case["actor_update_interval"] == 1 and case["sac_flavor"] == "pranz24" and case["model_patience"] == 4
+
+
+def test_ship_reference_copies_completed_runs_and_tables_both_metrics(tmp_path):
+    """benchmarks/ship_reference.py: only completed runs travel, only their three files; the README's table
+    names each cell's metric and gives the deterministic evaluation beside a paper metric that replaced it."""
+    from conftest import make_run
+
+    spec = importlib.util.spec_from_file_location("ship_reference", HARNESS.parent / "ship_reference.py")
+    ship_reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship_reference)
+    campaign = tmp_path / "campaign"
+    for seed, final in ((0, 900.0), (1, 1000.0)):
+        run = make_run(campaign, "pendulum", "mbpo", seed, [500, 1000], [100.0, final], suite="reference")
+        (run / "checkpoint.pt").write_bytes(b"training state")
+    make_run(campaign, "pendulum", "mbpo", 2, [500], [50.0], state="running", suite="reference")
+    make_run(
+        campaign,
+        "pendulum",
+        "trpo",
+        0,
+        [4000, 8000],
+        [30.0, 40.0],
+        suite="reference",
+        extra={"train_return": [5.0, 7.0]},
+        config_extra={"paper_metric": "train_return"},
+    )
+    target = tmp_path / "shipped"
+    shipped = ship_reference.ship(campaign / "reference", partial=False, target=target)
+    assert len(shipped) == 3 and sorted(p.name for p in shipped[0].iterdir()) == [
+        "config.yaml",
+        "progress.csv",
+        "status.json",
+    ]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{ship_reference.BEGIN}\nold table\n{ship_reference.END}\nafter\n")
+    ship_reference.rewrite_table(readme, ship_reference.table(target))
+    text = readme.read_text()
+    assert text.startswith("before\n") and text.endswith("after\n") and "old table" not in text
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| pendulum")}
+    assert "| 2 | 2 completed | 1,000 | deterministic eval | 950.0 ± 70.7 | 950.0 ± 70.7 |" in rows["mbpo"]
+    assert "| 1 | 1 completed | 8,000 | train_return (the paper's) | 7.0 ± – | 40.0 ± – |" in rows["trpo"]
+    assert len(ship_reference.ship(campaign / "reference", partial=True, target=tmp_path / "all")) == 4
