@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from mbrlbench.rundir import task_base
@@ -15,6 +17,8 @@ REFERENCES = resources.files("mbrlbench") / "references"
 # numbers come from rllab 200-step envs or third-party 1000-step reruns, which are not.
 NOT_COMPARABLE_ALGORITHMS = {"mbmpo"}
 INVERTED_PENDULUM_MAX = 1000.0  # maximum return of InvertedPendulum-v5 (1 per step, 1000 steps)
+# One return or an array of them: score() keeps the kind it is given.
+ScoreInput = TypeVar("ScoreInput", float, np.ndarray)
 
 
 def paper_results(path: Path | None = None) -> pd.DataFrame:
@@ -53,7 +57,7 @@ def normalization(task: str) -> tuple[float, float, str] | None:
     return zero, float(last["return_mean"]), f"MBPO paper at {int(last['env_steps']):,} steps"
 
 
-def score(value, norm: tuple[float, float, str]):
+def score(value: ScoreInput, norm: tuple[float, float, str]) -> ScoreInput:
     """Normalized score of a return (or an array of them) under ``normalization(task)``: 0 = random, 1 = reference."""
     zero, one, _ = norm
     return (value - zero) / (one - zero)
