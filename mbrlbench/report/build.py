@@ -98,6 +98,7 @@ class Tables:
     aggregate: pd.DataFrame
     efficiency: pd.DataFrame
     auc: pd.DataFrame
+    sweeps: pd.DataFrame
 
     @classmethod
     def compute(
@@ -108,6 +109,7 @@ class Tables:
         steps: list[int],
         delta: float,
         ref_curves: pd.DataFrame | None,
+        configs: dict[str, dict] | None = None,
     ) -> Tables:
         scores = tables.normalized_scores(own)
         return cls(
@@ -117,6 +119,7 @@ class Tables:
             aggregate=tables.aggregate_table(scores) if len(scores) else pd.DataFrame(),
             efficiency=tables.sample_efficiency(own),
             auc=tables.auc_table(own),
+            sweeps=tables.sweep_table(own, configs or {}),
         )
 
     def csvs(self) -> dict[str, pd.DataFrame]:
@@ -127,6 +130,7 @@ class Tables:
             "scores": self.scores,
             "efficiency": self.efficiency,
             "auc": self.auc,
+            "sweeps": self.sweeps,
         }
 
 
@@ -164,12 +168,14 @@ def build_report(
     papers = paper_results(reference)
     fmt = list(formats)
     result.files += _figures(own, papers, ref_curves, out, fmt, metrics or [])
-    computed = Tables.compute(own, own_runs, papers, steps or [], delta, ref_curves)
+    computed = Tables.compute(own, own_runs, papers, steps or [], delta, ref_curves, loaded.configs)
     if len(computed.aggregate):
         result.files += plots.aggregates(computed.aggregate, out / "aggregate", fmt)
         result.files += plots.performance_profiles(computed.scores, out / "profiles", fmt)
     if len(computed.efficiency):
         result.files += plots.sample_efficiency(computed.efficiency, out / "efficiency", fmt)
+    if len(computed.sweeps):
+        result.files += plots.sweeps(computed.sweeps, out / "sweeps", fmt)
     result.returns = computed.returns
     if film is not None:
         result.videos = _film_best_seeds(own_runs, out / "videos", film, console)
@@ -197,6 +203,8 @@ def _write_tables(out: Path, fmt: list[str], computed: Tables) -> list[Path]:
             files.append(tables.write(out / "aggregate.md", tables.aggregate_markdown(computed.aggregate)))
         if len(computed.auc):
             files.append(tables.write(out / "auc.md", tables.auc_markdown(computed.auc)))
+        if len(computed.sweeps):
+            files.append(tables.write(out / "sweeps.md", tables.sweeps_markdown(computed.sweeps)))
     return files
 
 
@@ -295,6 +303,16 @@ def _index(
             "",
             tables.auc_markdown(computed.auc),
         ]
+    if len(computed.sweeps):
+        lines += [
+            "## Hyperparameter sweeps",
+            "",
+            "Files: [sweeps.md](sweeps.md), [sweeps.csv](sweeps.csv). Each sweep's points are compared at the step "
+            "every run of the sweep reached; the best final mean is in bold. Overlapping CIs mean the seeds do "
+            "not separate the points: add seeds before choosing.",
+            "",
+            tables.sweeps_markdown(computed.sweeps),
+        ]
     if result.videos:
         lines += ["## Videos: each (task, algorithm)'s best seed, final policy", ""]
         lines += [f"- {t} / {a}: [{p.name}](videos/{p.name})" for t, a, p in result.videos] + [""]
@@ -340,6 +358,7 @@ def _figures_section(out: Path) -> list[str]:
         ("Aggregate normalized scores", "aggregate"),
         ("Sample efficiency: IQM of normalized score against env steps", "efficiency"),
         ("Performance profiles", "profiles"),
+        ("Hyperparameter sweeps: final return of each point", "sweeps"),
     ]
     lines = ["", "## Figures", ""]
     for title, stem in figures:

@@ -314,6 +314,29 @@ def sample_efficiency(table: pd.DataFrame, path_stem: Path, formats: list[str]) 
     return _save(fig, path_stem, formats)
 
 
+def sweeps(table: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
+    """One panel per (task, swept entry): each point's return at the sweep's common step, mean over seeds with
+    its 95% CI, the points in the table's order (labelled by their swept values)."""
+    cells = list(table.groupby(["task", "sweep"], sort=True))
+    fig, axes = _grid(len(cells))
+    for ax, ((task, source), cell) in zip(axes, cells, strict=True):
+        labels = [str(a).partition("@")[2].replace(",", "\n") for a in cell["algorithm"]]
+        x = np.arange(len(cell))
+        mean, low, high = (cell[c].to_numpy(float) for c in ("final_mean", "final_low", "final_high"))
+        has_ci = np.isfinite(low)
+        err = np.vstack([mean - np.where(has_ci, low, mean), np.where(has_ci, high, mean) - mean])
+        color = color_of(str(source))
+        ax.errorbar(x, mean, yerr=err, fmt="o", color=color, capsize=4, lw=1.5)
+        best = cell["best"].to_numpy(bool)
+        ax.plot(x[best], mean[best], "o", ms=11, mfc="none", mec=color, mew=1.5)
+        ax.set_xticks(x, labels, fontsize=7)
+        ax.set_title(f"{task}: {source} sweep", fontsize=10)
+        ax.set_ylabel(f"return at {int(cell['env_step'].iloc[0]):,} steps")
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path_stem, formats)
+
+
 def performance_profiles(scores: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
     """Fraction of runs whose normalized score exceeds tau, per algorithm."""
     fig, ax = plt.subplots(figsize=(6, 4.2))

@@ -311,6 +311,85 @@ def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def split_sweep_name(run_name: str) -> tuple[str, list[str]] | None:
+    """``mbpo@ensemble_size=3,num_elites=2`` -> ``("mbpo", ["ensemble_size", "num_elites"])``: the swept entry
+    and its keys (the inverse of ``suite.sweep_name``, whose rendered values never hold ``,`` or ``=``);
+    None for a run that is not a sweep point."""
+    source, at, point = run_name.partition("@")
+    if not at or not source or not point:
+        return None
+    pairs = [piece.partition("=") for piece in point.split(",")]
+    if any(not key or not eq for key, eq, _ in pairs):
+        return None
+    return source, [key for key, _, _ in pairs]
+
+
+def sweep_table(curves: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
+    """One row per sweep point and task, its swept hyperparameters as columns (the values config.yaml
+    recorded, not the folder name's rendering): the return at the step every run of the sweep on that task
+    reached and the mean return over training up to it, each with its 95% CI over seeds (Student t / the
+    bootstrap band, as the returns and AUC tables). ``best`` marks the point with the highest final mean."""
+    rows: list[dict] = []
+    if curves.empty:
+        return pd.DataFrame()
+    names = {a: split_sweep_name(str(a)) for a in curves["algorithm"].unique()}
+    sweeps: dict[tuple[str, str], list[str]] = {}
+    for task in sorted(curves["task"].unique()):
+        for algo in sorted(curves.loc[curves["task"] == task, "algorithm"].unique()):
+            parsed = names[algo]
+            if parsed is not None:
+                sweeps.setdefault((task, parsed[0]), []).append(algo)
+    for (task, source), points in sweeps.items():
+        until = _common_step(curves, task, points)
+        if until is None:
+            continue
+        cell_rows = []
+        for algo in points:
+            sub = curves[(curves["task"] == task) & (curves["algorithm"] == algo)]
+            keys = names[algo][1]  # type: ignore[index]
+            hyper = configs.get(str(sub["run_dir"].iloc[0]), {}).get("hyperparameters", {})
+            rendered = dict(piece.partition("=")[::2] for piece in algo.partition("@")[2].split(","))
+            final = stats.values_at_step(sub, until)["value"].dropna().to_numpy()
+            auc = np.array([_mean_over_training(run, until) for _, run in sub.groupby("run_dir")])
+            auc = auc[np.isfinite(auc)]
+            low, high = stats.mean_ci(final)
+            auc_low, auc_high = stats.mean_band(auc[:, None])
+            cell_rows.append(
+                {
+                    "task": task,
+                    "sweep": source,
+                    "algorithm": algo,
+                    **{f"hp/{k}": _cell_value(hyper.get(k, rendered.get(k))) for k in keys},
+                    "env_step": until,
+                    "seeds": len(final),
+                    "final_mean": float(final.mean()) if len(final) else math.nan,
+                    "final_low": low,
+                    "final_high": high,
+                    "auc": float(auc.mean()) if len(auc) else math.nan,
+                    "auc_low": float(auc_low[0]),
+                    "auc_high": float(auc_high[0]),
+                }
+            )
+        hp = [k for k in cell_rows[0] if k.startswith("hp/")]
+        try:  # the points in the order of their swept values (numeric where numeric), for table and figure
+            cell_rows.sort(key=lambda row: tuple(row.get(k) for k in hp))
+        except TypeError:  # values of mixed kinds: keep the suite's order
+            pass
+        means = np.array([row["final_mean"] for row in cell_rows], dtype=float)
+        best = int(np.argmax(np.where(np.isnan(means), -np.inf, means)))
+        for i, row in enumerate(cell_rows):
+            row["best"] = i == best and bool(np.isfinite(means[i]))
+        rows += cell_rows
+    return pd.DataFrame(rows)
+
+
+def _cell_value(value: object) -> object:
+    """A hyperparameter as one table cell: lists joined by ``_`` as in run names, scalars kept."""
+    if isinstance(value, list | tuple):
+        return "_".join(str(v) for v in value)
+    return value
+
+
 # ----------------------------------------------------------------------------------------- writers
 def returns_markdown(df: pd.DataFrame) -> str:
     with_ref = "vs_reference" in df and bool((df["ref_seeds"] > 0).any())
@@ -416,6 +495,29 @@ def auc_markdown(df: pd.DataFrame) -> str:
             f"{fmt(r.auc_high, 1)}) | {fmt(r.auc_score, 2)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def sweeps_markdown(df: pd.DataFrame) -> str:
+    """One table per (task, swept entry): a row per point, its swept values as columns, the best in bold."""
+    out = []
+    for (task, source), cell in df.groupby(["task", "sweep"], sort=True):
+        keys = [c for c in cell.columns if c.startswith("hp/") and cell[c].notna().any()]
+        step = int(cell["env_step"].iloc[0])
+        out += [
+            f"**{task} / {source}** (at {step:,} env steps, reached by every run of the sweep)",
+            "",
+            "| "
+            + " | ".join(k.removeprefix("hp/") for k in keys)
+            + f" | seeds | return at {step:,} (95% CI) | mean return over training (95% CI) |",
+            "|" + "---|" * len(keys) + "---:|---|---|",
+        ]
+        for r in cell.to_dict("records"):  # sweep_table's order
+            bold = "**" if r["best"] else ""
+            final = f"{bold}{fmt(r['final_mean'], 1)}{bold} ({fmt(r['final_low'], 1)} to {fmt(r['final_high'], 1)})"
+            auc = f"{fmt(r['auc'], 1)} ({fmt(r['auc_low'], 1)} to {fmt(r['auc_high'], 1)})"
+            out.append("| " + " | ".join(str(r[k]) for k in keys) + f" | {r['seeds']} | {final} | {auc} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def _tex_escape(text: str) -> str:
