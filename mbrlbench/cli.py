@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mbrlbench.errors import UserInputError
@@ -369,7 +370,7 @@ def _compare_table(table: Any, names: tuple[str, str]) -> Table:
         if str(r.verdict).startswith("only in"):
             out.add_row(r.task, r.algorithm, f"{r.env_step:,.0f}", "", "", "", "", verdict)
             continue
-        diff = difference_text(r.diff, r.diff_low, r.diff_high)
+        diff = escape(difference_text(r.diff, r.diff_low, r.diff_high))  # "[no CI: ...]" is not markup
         a_cell, b_cell = f"{r.mean_a:,.1f} ({r.seeds_a})", f"{r.mean_b:,.1f} ({r.seeds_b})"
         out.add_row(r.task, r.algorithm, f"{r.env_step:,}", a_cell, b_cell, diff, f"{r.poi:.2f}", verdict)
     return out

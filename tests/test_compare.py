@@ -1,6 +1,7 @@
 """``mbrlbench compare`` on synthetic run folders: identical copies are equivalent (or inconclusive) and pass
 the gate; a copy with MBPO's returns halved is worse for those cells and fails it; one-sided cells listed."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,10 @@ def results(tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "mbrlbench.cli", *args], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "COLUMNS": "250"}  # one line per table row
+    return subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", *args], capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_identical_copies_are_equivalent_and_pass_the_gate(results):
@@ -43,6 +47,8 @@ def test_identical_copies_are_equivalent_and_pass_the_gate(results):
     markdown = (results / "a" / "compare" / "compare.md").read_text()
     walker = [line for line in markdown.splitlines() if line.startswith("| walker2d | mbpo | 30,000")]
     assert len(walker) == 1 and "[no CI: < 2 seeds]" in walker[0] and "nan" not in markdown
+    terminal = [line for line in proc.stdout.splitlines() if "walker2d" in line and "30,000" in line]
+    assert len(terminal) == 1 and "[no CI: < 2 seeds]" in terminal[0]  # printed, not eaten as rich markup
 
 
 def test_halved_mbpo_is_worse_and_fails_the_gate(results):
