@@ -353,7 +353,7 @@ def compare(
     (target / "compare.md").write_text(compare_markdown(result.table, names[0], names[1], delta))
     compare_curves(result.curves_a, result.curves_b, names, target / "compare", ["png"])
     out_console.print(_compare_table(result.table, names))
-    err_console.print(f"compare: {target / 'compare.md'}, compare.csv, compare.png", highlight=False)
+    err_console.print(f"compare: {target / 'compare.md'}, compare.csv, compare.png", highlight=False, markup=False)
     if fail_if_worse and len(result.worse):
         raise typer.Exit(1)
 
@@ -394,7 +394,9 @@ def export(
         written = run_export(path, to, out or path / "export" / to)
     except UserInputError as err:
         raise fail_input(str(err)) from None
-    err_console.print(f"export: {len(written)} written under {out or path / 'export' / to}", highlight=False)
+    err_console.print(
+        f"export: {len(written)} written under {out or path / 'export' / to}", highlight=False, markup=False
+    )
 
 
 @app.command("eval")
@@ -454,7 +456,7 @@ def _film_runs(
         for r in rows:
             target = video or Path(video_dir or ".") / f"{r.task}-{r.algorithm}-seed{r.seed}.mp4"
             r.video = film(r.run_dir, target, seed, not stochastic, max_frames)
-            err_console.print(f"video: {r.video}", highlight=False)
+            err_console.print(f"video: {r.video}", highlight=False, markup=False)
     except UserInputError as err:
         raise fail_input(str(err)) from None
 
@@ -487,11 +489,13 @@ def list_() -> None:
 
     for name, task in TASKS.items():
         horizon = f", {task.max_episode_steps}-step episodes" if task.max_episode_steps else ""
-        out_console.print(f"task       {name:20s} {task.env_id}{horizon}", highlight=False)
+        out_console.print(f"task       {name:20s} {task.env_id}{horizon}", highlight=False, markup=False)
     for name, entry in ALGORITHMS.items():
-        out_console.print(f"algorithm  {name:20s} {entry.summary} [{entry.fidelity}]", highlight=False)
+        out_console.print(f"algorithm  {name:20s} {entry.summary} [{entry.fidelity}]", highlight=False, markup=False)
     for name, variant in VARIANTS.items():
-        out_console.print(f"variant    {name:20s} {variant.algorithm}: {variant.summary}", highlight=False)
+        out_console.print(
+            f"variant    {name:20s} {variant.algorithm}: {variant.summary}", highlight=False, markup=False
+        )
     for name, ep in registered().items():
         if name in ALGORITHMS or name in VARIANTS:
             line = f"shadowed by the built-in {name}; {entry_point_origin(ep)}"

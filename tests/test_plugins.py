@@ -86,6 +86,14 @@ def test_entry_point_plugin_runs_by_name_and_is_listed(tmp_path, monkeypatch):
     assert "mbrlbench-meanplugin 0.1" in line and "[external]" in line
 
 
+def test_list_prints_each_builtin_algorithms_fidelity():
+    """The fidelity in brackets is text, not rich markup (``[official-code]`` was once swallowed as a tag)."""
+    lines = _cli("list").stdout.splitlines()
+    mbpo = next(x for x in lines if x.startswith("algorithm  mbpo "))
+    sac = next(x for x in lines if x.startswith("algorithm  sac "))
+    assert mbpo.endswith("[official-code]") and sac.endswith("[paper-text]")
+
+
 TASKS_MODULE = """\
 import gymnasium as gym
 import torch

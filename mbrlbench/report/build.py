@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mbrlbench.errors import UserInputError
@@ -156,7 +157,7 @@ def build_report(
     path = Path(path)
     loaded = load_runs(path)
     for warning in loaded.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     own, own_runs, ref_curves = _split_reference(loaded, path, reference_runs)
     unknown = [m for m in metrics or [] if m not in own.columns]
     if unknown:
@@ -237,7 +238,7 @@ def _film_best_seeds(
     for (task, algo), group in with_policy.groupby(["task", "algorithm"]):
         best = group.sort_values("last_return", ascending=False).iloc[0]
         clip = film(Path(best["run_dir"]), folder / f"{task}-{algo}-seed{best['seed']}.mp4")
-        console.print(f"video: {clip}", highlight=False)
+        console.print(f"video: {clip}", highlight=False, markup=False)
         clips.append((str(task), str(algo), clip))
     return clips
 

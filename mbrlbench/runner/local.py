@@ -69,7 +69,9 @@ def run_suite(
             state, reason = attempt(one, run_dir)
             bar.update(run_task, completed=spec.env_steps if state == RunState.COMPLETED else None, info=str(state))
             if state != RunState.COMPLETED:
-                console.print(f"{_label(spec)}: {state}" + (f": {reason}" if reason else ""), highlight=False)
+                console.print(
+                    f"{_label(spec)}: {state}" + (f": {reason}" if reason else ""), highlight=False, markup=False
+                )
             outcome.add(state, str(run_dir), reason)
             bar.advance(suite_task)
     return outcome

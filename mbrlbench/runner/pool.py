@@ -178,4 +178,6 @@ class _Pool:
     def record(self, run_dir: str, state: RunState, message: str) -> None:
         self.outcome.add(state, run_dir, message)
         if state in (RunState.LOCKED, *FAILED_STATES):
-            self.console.print(f"{run_dir}: {state}" + (f" ({message})" if message else ""), highlight=False)
+            self.console.print(
+                f"{run_dir}: {state}" + (f" ({message})" if message else ""), highlight=False, markup=False
+            )

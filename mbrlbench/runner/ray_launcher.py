@@ -91,7 +91,9 @@ def run_ray(
                     state, message = RunState.FAILED.value, str(err).strip().splitlines()[-1]
                 outcome.add(state, run_dir, message)
                 if state != RunState.COMPLETED:
-                    console.print(f"{run_dir}: {state}" + (f" ({message})" if message else ""), highlight=False)
+                    console.print(
+                        f"{run_dir}: {state}" + (f" ({message})" if message else ""), highlight=False, markup=False
+                    )
             live.update(status_table(run_dirs, title))
             time.sleep(0.2)
     return outcome
