@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -303,3 +304,23 @@ def test_metric_figures_draw_the_mean_over_seeds(tmp_path):
     )
     assert proc.returncode == 2 and "sac/nope" in proc.stderr and "model/kstep_error_5" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_band_where_some_seeds_have_no_value_uses_the_seeds_that_do():
+    """At a step where 3 of 4 seeds logged the value (a diagnostic NaN in one seed), the band is the bootstrap
+    band of those 3; this path once raised "setting an array element with a sequence" on numpy 2."""
+    rows = []
+    for seed, values in enumerate(([1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, float("nan")])):
+        rows += [
+            {"run_dir": f"s{seed}", "env_step": step, "eval_return_mean": v}
+            for step, v in zip((1, 2), values, strict=True)
+        ]
+    fig, ax = plt.subplots()
+    plots.draw_mean_band(ax, pd.DataFrame(rows), "mbpo", (0.0, 0.0, 1.0))
+    (line,) = ax.lines
+    np.testing.assert_allclose(line.get_ydata(), [2.5, 4.0])  # nanmean per step
+    (band,) = ax.collections
+    low, high = stats.mean_band(np.array([[2.0], [4.0], [6.0]]))
+    top = band.get_paths()[0].vertices[:, 1]
+    assert np.isclose(top, high[0]).any() and np.isclose(top, low[0]).any()
+    plt.close(fig)

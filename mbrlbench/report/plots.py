@@ -91,7 +91,7 @@ def draw_mean_band(
         low[full], high[full] = stats.mean_band(matrix[:, full])
     for j in np.flatnonzero(~full & (counts >= stats.MIN_SEEDS_FOR_BAND)):
         col = matrix[:, j]
-        low[j], high[j] = stats.mean_band(col[~np.isnan(col)][:, None])
+        (low[j],), (high[j],) = stats.mean_band(col[~np.isnan(col)][:, None])  # one column: one band each
     style = "--" if dashed else "-"
     n_seeds = matrix.shape[0]
     ax.plot(steps, mean, style, color=color, lw=1.8, label=f"{label} ({n_seeds} seed{'s' * (n_seeds != 1)})")
