@@ -73,7 +73,10 @@ def load_policy(path: Any, device: torch.device | str = "cpu") -> LoadedPolicy:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except FileNotFoundError:
-        raise ValueError(f"{path}: no policy.pt (written at each checkpoint from issue 17 on)") from None
+        raise ValueError(
+            f"{path}: no policy.pt (a run writes one with each checkpoint and at its end; the shipped reference "
+            "runs and runs of older versions have none)"
+        ) from None
     except Exception as err:  # a truncated or foreign file: torch raises many kinds
         raise ValueError(f"{path}: unreadable policy ({type(err).__name__}: {str(err).splitlines()[0]})") from None
     if not isinstance(payload, dict):
