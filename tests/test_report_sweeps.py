@@ -16,7 +16,9 @@ from mbrlbench.suite import sweep_name
     "point", [{"rollout_length": 5}, {"ensemble_size": 3, "num_elites": 2}, {"hidden": [200, 200], "lr": 3e-4}]
 )
 def test_split_sweep_name_inverts_the_suites_naming(point):
-    assert tables.split_sweep_name(sweep_name("mbpo", point)) == ("mbpo", list(point))
+    source, rendered = tables.split_sweep_name(sweep_name("mbpo", point))
+    assert (source, list(rendered)) == ("mbpo", list(point))
+    assert sweep_name(source, rendered) == sweep_name("mbpo", point)  # the rendered values, as in the name
 
 
 @pytest.mark.parametrize("name", ["mbpo", "mbpo@", "@k=1", "mbpo@k", "mbpo@k=1,=2"])

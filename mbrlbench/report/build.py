@@ -110,7 +110,7 @@ class Tables:
         steps: list[int],
         delta: float,
         ref_curves: pd.DataFrame | None,
-        configs: dict[str, dict] | None = None,
+        configs: dict[str, dict],
     ) -> Tables:
         scores = tables.normalized_scores(own)
         return cls(
@@ -120,7 +120,7 @@ class Tables:
             aggregate=tables.aggregate_table(scores) if len(scores) else pd.DataFrame(),
             efficiency=tables.sample_efficiency(own),
             auc=tables.auc_table(own),
-            sweeps=tables.sweep_table(own, configs or {}),
+            sweeps=tables.sweep_table(own, configs),
         )
 
     def csvs(self) -> dict[str, pd.DataFrame]:

@@ -20,6 +20,7 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from mbrlbench.report import stats
+from mbrlbench.report.tables import swept_columns
 
 KNOWN_ORDER = ["mbpo", "sac", "tom", "tom_uniform", "mnm", "mbmpo", "me_trpo", "trpo", "ppo", "mg", "mg_mle"]
 _PALETTE = sns.color_palette("colorblind", 10) + sns.color_palette("dark", 10)
@@ -316,11 +317,12 @@ def sample_efficiency(table: pd.DataFrame, path_stem: Path, formats: list[str]) 
 
 def sweeps(table: pd.DataFrame, path_stem: Path, formats: list[str]) -> list[Path]:
     """One panel per (task, swept entry): each point's return at the sweep's common step, mean over seeds with
-    its 95% CI, the points in the table's order (labelled by their swept values)."""
+    its 95% CI, the points in the table's order (labelled by their recorded swept values)."""
     cells = list(table.groupby(["task", "sweep"], sort=True))
     fig, axes = _grid(len(cells))
     for ax, ((task, source), cell) in zip(axes, cells, strict=True):
-        labels = [str(a).partition("@")[2].replace(",", "\n") for a in cell["algorithm"]]
+        keys = swept_columns(cell)
+        labels = ["\n".join(f"{k.removeprefix('hp/')}={row[k]}" for k in keys) for row in cell.to_dict("records")]
         x = np.arange(len(cell))
         mean, low, high = (cell[c].to_numpy(float) for c in ("final_mean", "final_low", "final_high"))
         has_ci = np.isfinite(low)

@@ -279,6 +279,19 @@ def _mean_over_training(run: pd.DataFrame, until: int) -> float:
     return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
 
 
+def _auc_cell(runs: pd.DataFrame, until: int) -> tuple[int, dict[str, float]]:
+    """The mean over training up to ``until`` of each run of a cell: the count of runs with a value, and their
+    mean over seeds with a 95% bootstrap CI (``auc``, ``auc_low``, ``auc_high``)."""
+    values = np.array([_mean_over_training(run, until) for _, run in runs.groupby("run_dir")])
+    values = values[np.isfinite(values)]
+    low, high = stats.mean_band(values[:, None])
+    return len(values), {
+        "auc": float(values.mean()) if len(values) else math.nan,
+        "auc_low": float(low[0]),
+        "auc_high": float(high[0]),
+    }
+
+
 def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
     """Area under the learning curve per (task, algorithm), as the mean return over training up to the step
     every run of the task reached (the same span for every algorithm of a task), with a 95% bootstrap CI
@@ -290,20 +303,15 @@ def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
             continue
         norm = normalization(task)
         for algo, sub in curves[curves["task"] == task].groupby("algorithm", sort=True):
-            values = np.array([_mean_over_training(run, until) for _, run in sub.groupby("run_dir")])
-            values = values[np.isfinite(values)]
-            low, high = stats.mean_band(values[:, None])
-            mean = float(values.mean()) if len(values) else math.nan
+            seeds, auc = _auc_cell(sub, until)
             rows.append(
                 {
                     "task": task,
                     "algorithm": algo,
                     "env_step": until,
-                    "seeds": len(values),
-                    "auc": mean,
-                    "auc_low": float(low[0]),
-                    "auc_high": float(high[0]),
-                    "auc_score": score(mean, norm) if norm else math.nan,
+                    "seeds": seeds,
+                    **auc,
+                    "auc_score": score(auc["auc"], norm) if norm else math.nan,
                 }
             )
     return pd.DataFrame(
@@ -311,17 +319,17 @@ def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def split_sweep_name(run_name: str) -> tuple[str, list[str]] | None:
-    """``mbpo@ensemble_size=3,num_elites=2`` -> ``("mbpo", ["ensemble_size", "num_elites"])``: the swept entry
-    and its keys (the inverse of ``suite.sweep_name``, whose rendered values never hold ``,`` or ``=``);
-    None for a run that is not a sweep point."""
+def split_sweep_name(run_name: str) -> tuple[str, dict[str, str]] | None:
+    """``mbpo@ensemble_size=3,num_elites=2`` -> ``("mbpo", {"ensemble_size": "3", "num_elites": "2"})``: the
+    swept entry and its keys with their rendered values (the inverse of ``suite.sweep_name``, whose rendered
+    values never hold ``,`` or ``=``); None for a run that is not a sweep point."""
     source, at, point = run_name.partition("@")
     if not at or not source or not point:
         return None
     pairs = [piece.partition("=") for piece in point.split(",")]
     if any(not key or not eq for key, eq, _ in pairs):
         return None
-    return source, [key for key, _, _ in pairs]
+    return source, {key: value for key, _, value in pairs}
 
 
 def sweep_table(curves: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
@@ -329,45 +337,38 @@ def sweep_table(curves: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
     recorded, not the folder name's rendering): the return at the step every run of the sweep on that task
     reached and the mean return over training up to it, each with its 95% CI over seeds (Student t / the
     bootstrap band, as the returns and AUC tables). ``best`` marks the point with the highest final mean."""
-    rows: list[dict] = []
     if curves.empty:
         return pd.DataFrame()
-    names = {a: split_sweep_name(str(a)) for a in curves["algorithm"].unique()}
-    sweeps: dict[tuple[str, str], list[str]] = {}
+    points_of: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # (task, entry) -> run name -> rendered
     for task in sorted(curves["task"].unique()):
         for algo in sorted(curves.loc[curves["task"] == task, "algorithm"].unique()):
-            parsed = names[algo]
+            parsed = split_sweep_name(str(algo))
             if parsed is not None:
-                sweeps.setdefault((task, parsed[0]), []).append(algo)
-    for (task, source), points in sweeps.items():
-        until = _common_step(curves, task, points)
+                points_of.setdefault((task, parsed[0]), {})[algo] = parsed[1]
+    rows: list[dict] = []
+    for (task, source), points in points_of.items():
+        until = _common_step(curves, task, list(points))
         if until is None:
             continue
         cell_rows = []
-        for algo in points:
+        for algo, rendered in points.items():
             sub = curves[(curves["task"] == task) & (curves["algorithm"] == algo)]
-            keys = names[algo][1]  # type: ignore[index]
             hyper = configs.get(str(sub["run_dir"].iloc[0]), {}).get("hyperparameters", {})
-            rendered = dict(piece.partition("=")[::2] for piece in algo.partition("@")[2].split(","))
             final = stats.values_at_step(sub, until)["value"].dropna().to_numpy()
-            auc = np.array([_mean_over_training(run, until) for _, run in sub.groupby("run_dir")])
-            auc = auc[np.isfinite(auc)]
             low, high = stats.mean_ci(final)
-            auc_low, auc_high = stats.mean_band(auc[:, None])
+            _, auc = _auc_cell(sub, until)
             cell_rows.append(
                 {
                     "task": task,
                     "sweep": source,
                     "algorithm": algo,
-                    **{f"hp/{k}": _cell_value(hyper.get(k, rendered.get(k))) for k in keys},
+                    **{f"hp/{k}": _cell_value(hyper.get(k, v)) for k, v in rendered.items()},
                     "env_step": until,
                     "seeds": len(final),
                     "final_mean": float(final.mean()) if len(final) else math.nan,
                     "final_low": low,
                     "final_high": high,
-                    "auc": float(auc.mean()) if len(auc) else math.nan,
-                    "auc_low": float(auc_low[0]),
-                    "auc_high": float(auc_high[0]),
+                    **auc,
                 }
             )
         hp = [k for k in cell_rows[0] if k.startswith("hp/")]
@@ -381,6 +382,11 @@ def sweep_table(curves: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
             row["best"] = i == best and bool(np.isfinite(means[i]))
         rows += cell_rows
     return pd.DataFrame(rows)
+
+
+def swept_columns(cell: pd.DataFrame) -> list[str]:
+    """The ``hp/...`` columns of one sweep's rows (sweep_table's frame holds every sweep's keys)."""
+    return [c for c in cell.columns if c.startswith("hp/") and cell[c].notna().any()]
 
 
 def _cell_value(value: object) -> object:
@@ -501,7 +507,7 @@ def sweeps_markdown(df: pd.DataFrame) -> str:
     """One table per (task, swept entry): a row per point, its swept values as columns, the best in bold."""
     out = []
     for (task, source), cell in df.groupby(["task", "sweep"], sort=True):
-        keys = [c for c in cell.columns if c.startswith("hp/") and cell[c].notna().any()]
+        keys = swept_columns(cell)
         step = int(cell["env_step"].iloc[0])
         out += [
             f"**{task} / {source}** (at {step:,} env steps, reached by every run of the sweep)",
