@@ -62,6 +62,9 @@ class VariantEntry(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     algorithm: str
     overrides: dict[str, Any] = Field(default_factory=dict)
+    env_steps: int | None = Field(
+        None, ge=1, description="This entry's budget, over the suite's env_steps (cells with different budgets)."
+    )
 
 
 class Exclusion(_Strict):
@@ -335,6 +338,7 @@ class _Algo:
     layer: dict[str, Any]
     source: str
     sweep: dict[str, Any] = field(default_factory=dict)
+    env_steps: int | None = None  # the entry's own budget, over the suite's
 
 
 def _lookup(name: str, at: KeyPath, folder: Path, bare: bool) -> tuple[str, dict[str, Any]]:
@@ -360,19 +364,20 @@ def _resolve_algorithms(sf: SuiteFile, folder: Path) -> dict[str, _Algo]:
     """Run name -> its algorithm, sweeps expanded."""
     algos: dict[str, _Algo] = {}
     for i, entry in enumerate(sf.algorithms):
+        budget: int | None = None
         if isinstance(entry, str):
             base, layer = _lookup(entry, ("algorithms", i), folder, bare=True)
             name = entry
         else:
             base, layer = _lookup(entry.algorithm, ("algorithms", i, "algorithm"), folder, bare=False)
-            name, layer = entry.name, {**layer, **entry.overrides}
+            name, layer, budget = entry.name, {**layer, **entry.overrides}, entry.env_steps
             try:
                 ALGORITHMS[base].config_cls(**layer)
             except ValidationError as err:
                 raise _config_error(err, ("algorithms", i, "overrides"), ALGORITHMS[base].config_cls) from None
         if name in algos:
             raise SuiteError(f"algorithm {name!r} listed twice", ("algorithms", i))
-        algos[name] = _Algo(base, layer, name)
+        algos[name] = _Algo(base, layer, name, env_steps=budget)
     return _expand_sweeps(sf, algos)
 
 
@@ -433,7 +438,7 @@ def _expand_sweeps(sf: SuiteFile, algos: dict[str, _Algo]) -> dict[str, _Algo]:
                 raise SuiteError(f"two runs would share the name {run_name!r}", at)
             if len(run_name) > MAX_NAME:
                 raise SuiteError(f"run name {run_name[:40]!r}... is longer than {MAX_NAME} characters", at)
-            out[run_name] = _Algo(algo.base, algo.layer, name, point)
+            out[run_name] = _Algo(algo.base, algo.layer, name, point, algo.env_steps)
     return out
 
 
@@ -491,7 +496,10 @@ def _cell_config(sf: SuiteFile, task_name: str, algo_name: str, algo: _Algo) -> 
     return config
 
 
-def _budget(sf: SuiteFile, task_name: str, algo_name: str, base: str) -> int:
+def _budget(sf: SuiteFile, task_name: str, algo_name: str, algo: _Algo) -> int:
+    if algo.env_steps is not None:
+        return algo.env_steps
+    base = algo.base
     if sf.env_steps != "paper":
         return sf.env_steps
     budget = ALGORITHMS[base].paper_env_steps.get(TASK_BASE.get(task_name, task_name))
@@ -516,7 +524,7 @@ def _check_and_expand(sf: SuiteFile, folder: Path) -> list[RunSpec]:
         kept = [seed for seed in seeds if not _excluded(sf, task_name, algo_name, algo, seed)]
         if not kept:
             continue  # an excluded cell needs no budget
-        budget = _budget(sf, task_name, algo_name, algo.base)
+        budget = _budget(sf, task_name, algo_name, algo)
         entry = ALGORITHMS[algo.base]
         deviations = tuple(entry.deviations(task_name, config))
         for seed in kept:

@@ -54,6 +54,28 @@ def test_paper_budgets_presets_and_override_layers(tmp_path):
     assert runs["hopper"].seed == 3
 
 
+def test_an_entry_may_set_its_own_budget_over_the_suites(tmp_path):
+    text = """\
+    name: t
+    tasks: [hopper]
+    algorithms: [trpo, {name: mbpo, algorithm: mbpo, env_steps: 15000}, {name: tu, algorithm: tom_uniform}]
+    seeds: 1
+    env_steps: 125000
+    sweeps:
+      mbpo: {ensemble_size: [5, 7]}
+    """
+    budgets = {r.variant: r.env_steps for r in load_suite(_write(tmp_path, text)).runs}
+    assert budgets == {
+        "trpo": 125_000,
+        "mbpo@ensemble_size=5": 15_000,  # a sweep's points keep their entry's budget
+        "mbpo@ensemble_size=7": 15_000,
+        "tu": 125_000,
+    }
+    bad = text.replace("env_steps: 15000", "env_steps: 0")
+    with pytest.raises(SuiteError, match="env_steps"):
+        load_suite(_write(tmp_path, bad))
+
+
 def test_variants_and_custom_tasks(tmp_path):
     text = """\
     name: t
