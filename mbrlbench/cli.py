@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mbrlbench.errors import UserInputError
 
@@ -359,20 +359,36 @@ def compare(
 
 
 def _compare_table(table: Any, names: tuple[str, str]) -> Table:
-    from mbrlbench.report.compare import difference_text
+    from mbrlbench.report.compare import difference_text, power_text
 
-    style = {"worse": "red", "better": "green", "equivalent": "cyan", "inconclusive": "yellow"}
+    style = {"worse": "red", "better": "green", "equivalent": "cyan", "consistent": "yellow"}
     out = Table(title=f"{names[0]} (A) against {names[1]} (B)")
-    for col in ("task", "algorithm", "env step", "A", "B", "A - B [95% CI]", "P(A>B)", "verdict"):
+    columns = (
+        "task",
+        "algorithm",
+        "env step",
+        "A",
+        "B",
+        "A - B [95% CI]",
+        "P(A>B)",
+        "verdict",
+        "detectable",
+        "seeds ±10/25%",
+    )
+    for col in columns:
         out.add_column(col, justify="left" if col in ("task", "algorithm", "verdict") else "right")
     for r in table.itertuples():
-        verdict = f"[{style.get(r.verdict, 'dim')}]{r.verdict}[/]"
         if str(r.verdict).startswith("only in"):
-            out.add_row(r.task, r.algorithm, f"{r.env_step:,.0f}", "", "", "", "", verdict)
+            out.add_row(r.task, r.algorithm, f"{r.env_step:,.0f}", "", "", "", "", Text(r.verdict, style="dim"), "", "")
             continue
-        diff = escape(difference_text(r.diff, r.diff_low, r.diff_high))  # "[no CI: ...]" is not markup
+        text = r.verdict_text if isinstance(r.verdict_text, str) else r.verdict
+        verdict = Text(text, style=style.get(r.verdict, "dim"))
+        diff = difference_text(r.diff, r.diff_low, r.diff_high)
         a_cell, b_cell = f"{r.mean_a:,.1f} ({r.seeds_a})", f"{r.mean_b:,.1f} ({r.seeds_b})"
-        out.add_row(r.task, r.algorithm, f"{r.env_step:,}", a_cell, b_cell, diff, f"{r.poi:.2f}", verdict)
+        detect, seeds = power_text(r)
+        out.add_row(
+            r.task, r.algorithm, f"{r.env_step:,}", a_cell, b_cell, Text(diff), f"{r.poi:.2f}", verdict, detect, seeds
+        )
     return out
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import make_run
 
 from mbrlbench.report.compare import compare
-from mbrlbench.report.stats import compare_verdict
+from mbrlbench.report.verdicts import against_runs
 
 STEPS = [10_000, 20_000, 30_000]
 
@@ -40,15 +40,17 @@ def test_identical_copies_are_equivalent_and_pass_the_gate(results):
     table = compare(results / "a", results / "b", steps=[20_000]).table.set_index(["task", "algorithm", "env_step"])
     assert table.loc[("hopper", "mbpo", 30_000), "verdict"] == "equivalent"
     assert table.loc[("hopper", "mbpo", 20_000), "diff"] == 0.0
-    assert table.loc[("walker2d", "mbpo", 30_000), "verdict"] == "inconclusive"  # one seed each side
+    assert table.loc[("walker2d", "mbpo", 30_000), "verdict"] == "too few seeds"  # one seed each side
     proc = _cli("compare", str(results / "a"), str(results / "b"), "--fail-if-worse")
     assert proc.returncode == 0, proc.stderr
     assert (results / "a" / "compare" / "compare.png").exists()
     markdown = (results / "a" / "compare" / "compare.md").read_text()
     walker = [line for line in markdown.splitlines() if line.startswith("| walker2d | mbpo | 30,000")]
-    assert len(walker) == 1 and "[no CI: < 2 seeds]" in walker[0] and "nan" not in markdown
+    assert len(walker) == 1 and "[no CI: < 3 seeds]" in walker[0] and "nan" not in markdown
     terminal = [line for line in proc.stdout.splitlines() if "walker2d" in line and "30,000" in line]
-    assert len(terminal) == 1 and "[no CI: < 2 seeds]" in terminal[0]  # printed, not eaten as rich markup
+    assert len(terminal) == 1 and "[no CI: < 3 seeds]" in terminal[0]  # printed, not eaten as rich markup
+    hopper = next(line for line in markdown.splitlines() if line.startswith("| hopper | mbpo | 30,000"))
+    assert "**equivalent, within ±" in hopper and "seeds" not in hopper.split("|")[-2]  # detectable, seeds shown
 
 
 def test_halved_mbpo_is_worse_and_fails_the_gate(results):
@@ -75,9 +77,11 @@ def test_variants_within_one_result_set(results):
 
 def test_compare_verdict_rule():
     base = np.array([100.0, 101.0, 99.0, 100.0, 100.0])
-    assert compare_verdict(base, base, 0.1)[0] == "equivalent"
-    assert compare_verdict(base * 1.5, base, 0.1)[0] == "better"
-    assert compare_verdict(base[:3], base[:3], 0.1)[0] == "inconclusive"  # too few seeds, however close
+    assert against_runs(base, base, 0.1).label == "equivalent"
+    assert against_runs(base * 1.5, base, 0.1).label == "better"
+    assert against_runs(base[:2], base[:2], 0.1).label == "too few seeds"  # however close
+    vague = against_runs(base * np.array([0.6, 1.4, 1.0, 0.8, 1.2]), base, 0.1)
+    assert vague.label == "consistent" and vague.text().startswith("consistent, within ±")
 
 
 def test_bad_input_is_one_line(results):

@@ -40,23 +40,23 @@ def test_a_cell_outside_its_reference_band_is_worse_and_listed_first(runs, tmp_p
     out = tmp_path / "report"
     result = build_report(runs / "ours", out, reference_runs=runs / "reference", console=None)
     table = result.returns.set_index(["algorithm", "env_step"])
-    assert table.loc[("mbpo", 2000), "vs_reference"] == "worse"
+    assert table.loc[("mbpo", 2000), "ref_verdict"] == "worse"
     assert table.loc[("mbpo", 2000), "ref_seeds"] == 5
     assert table.loc[("mbpo", 2000), "ref_diff_high"] < -100  # ~ -500
-    assert table.loc[("sac", 2000), "vs_reference"] == "equivalent"
+    assert table.loc[("sac", 2000), "ref_verdict"] == "equivalent"
     index = (out / "index.md").read_text()
     regressions = index.split("## Regressions against the reference runs")[1].split("## Runs")[0]
     assert "1 of 2 compared cells are worse" in regressions and "inverted_pendulum / mbpo at 2,000" in regressions
     assert "sac" not in regressions
     assert index.index("## Regressions") < index.index("## Runs")
-    assert "**worse**" in (out / "returns.md").read_text()
+    assert "**worse, by " in (out / "returns.md").read_text()
 
 
-def test_no_worse_cell_says_so_and_few_seeds_stay_inconclusive(runs, tmp_path):
+def test_no_worse_cell_says_so_and_two_seeds_are_too_few(runs, tmp_path):
     ours = tmp_path / "few"
-    _cell(ours, "mbpo", 500.0, seeds=3)  # far below, but 3 seeds: never a verdict
+    _cell(ours, "mbpo", 500.0, seeds=2)  # far below, but 2 seeds: no verdict
     result = build_report(ours, tmp_path / "r", reference_runs=runs / "reference")
-    assert result.returns.set_index("env_step").loc[2000, "vs_reference"] == "inconclusive"
+    assert result.returns.set_index("env_step").loc[2000, "ref_verdict"] == "too few seeds"
     assert "No cell is worse than its reference runs" in (tmp_path / "r" / "index.md").read_text()
 
 
@@ -66,13 +66,13 @@ def test_reference_runs_that_stop_earlier_are_not_compared(runs, tmp_path):
         make_run(ours, "inverted_pendulum", "sac", seed, [*STEPS, 3000], [60, 150, 240, 300, 310 + seed])
     result = build_report(ours, tmp_path / "r", reference_runs=runs / "reference")
     table = result.returns.set_index("env_step")
-    assert table.loc[3000, "vs_reference"] == "reference not reached"
+    assert table.loc[3000, "ref_verdict"] == "reference not reached"
 
 
 def test_reporting_the_reference_folder_itself_reports_its_runs(runs, tmp_path):
     result = build_report(runs / "reference", tmp_path / "r")
     assert set(result.returns["algorithm"]) == {"mbpo", "sac"}
-    assert set(result.returns["vs_reference"]) == {"no reference runs"}
+    assert set(result.returns["ref_verdict"]) == {"no reference runs"}
 
 
 def test_cli_reference_runs_flag_and_bad_folder(runs, tmp_path):

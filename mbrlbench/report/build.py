@@ -12,11 +12,14 @@ import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mbrlbench.errors import UserInputError
-from mbrlbench.report import plots, stats, tables
+from mbrlbench.report import claims, plots, stats, tables, verdicts, window
+from mbrlbench.report.format import fmt, pct, write
 from mbrlbench.report.load import Loaded, load_runs
 from mbrlbench.report.references import REFERENCES, normalization, official_mbpo_curves, paper_results
+from mbrlbench.report.verdicts import seeds_text
 from mbrlbench.rundir import POLICY, REFERENCE_FOLDER
 
 FORMATS = ("png", "pdf", "md", "tex", "csv")
@@ -27,9 +30,11 @@ VERDICT_STYLE = {
     "reproduced": "green",
     "above": "green",
     "below": "red",
-    "inconclusive": "yellow",
+    "consistent": "yellow",
+    "too few seeds": "dim",
     "supported": "green",
     "contradicted": "red",
+    "inconclusive": "yellow",
 }
 
 
@@ -57,19 +62,28 @@ def _protocol_text(delta: float) -> str:
   row). The official MBPO curves are one deterministic episode per 1,000-step epoch per trial, across-trial
   std, gym v2 envs on MuJoCo 1.50; they look smoother than a 10-episode evaluation. Digitized and recalled
   numbers are drawn hollow and marked low confidence.
-- **Verdict (equivalence rule).** d = ours - paper; its 90% CI is Welch's interval when the paper's std and
-  seed count are known, else the t interval of our seeds shifted by the paper's mean. `reproduced` when the
-  whole CI lies within ±{delta:.0%} of the paper's value; `below` / `above` when it lies entirely below / above
-  that band; otherwise `inconclusive`, which is also the verdict with fewer than {stats.MIN_SEEDS_FOR_VERDICT}
-  seeds. `not comparable` when env or protocol differ (MB-MPO's rllab or third-party numbers), `no reference`
-  where no paper number exists. (A lenient rule, "the paper's mean lies inside our CI", is not used: it
-  rewards noisy, few-seed runs.)
-- **Bands** are 95% percentile-bootstrap CIs of the mean over seeds, drawn only with >= 3 seeds.
-- **Claims** compare two algorithms on a task at the largest step both reached: the probability that a
-  seed of the first beats a seed of the second, with a 95% bootstrap CI; for "better" claims `supported` when
-  the CI lies above 0.5, `contradicted` when below; for "competitive" claims (MnM vs MBPO) the threshold is
-  {tables.COMPETITIVE_POI} (not clearly worse); else `inconclusive`, also with fewer than
-  {stats.MIN_SEEDS_FOR_VERDICT} seeds on either side.
+- **Verdicts** (one rule for the papers, the reference runs and the claims; docs/report.md explains it):
+  d = ours - reference, with Welch's t interval (the paper's std and seed count where known, else its mean
+  taken as exact). `reproduced` (`equivalent`) when the 90% CI of d lies within ±{delta:.0%} of the
+  reference (two one-sided tests at 5%); else `below`/`above` (`worse`/`better`) when the 95% CI excludes 0;
+  else `consistent, within ±X%`: the margin the data do establish. `too few seeds` below
+  {verdicts.MIN_SEEDS} seeds a side. A false `below`/`above` between two sides of one distribution happens at
+  most 5% of the time; whether a real gap is caught depends on the seeds and the spread, so each row gives
+  **detectable**, the |d| found with 80% probability at these seeds (as % of the reference), and the **seeds**
+  (ours; per side for two result sets) that would resolve ±10% and ±25%, `unreachable` when the paper's own
+  seeds leave more uncertainty than that. `not comparable` when env or protocol differ (MB-MPO's rllab or
+  third-party numbers), `no reference` where no paper number exists.
+- **Curve windows.** Where an algorithm has an official curve on a task (MBPO: `references/mbpo_official.csv`,
+  a point every 1,000 steps), the row "window" judges the mean of each seed's last {window.WIDTH}
+  evaluations (up to where every run stopped) against the official curve's mean over the same steps; the
+  paper's std there is the mean of the points' stds (an upper bound: the trials are not published).
+- **Bands** are 95% Student-t CIs of the mean over seeds, drawn only with >= 3 seeds.
+- **Claims** compare two algorithms on a task at the largest step both reached, by the same rule: "better"
+  claims are `supported` when ours is significantly better, `contradicted` when significantly worse or
+  equivalent within ±{delta:.0%}; "competitive" claims (MnM vs MBPO) are `supported` when ours is
+  non-inferior (the 90% CI of d above -{delta:.0%} of the baseline), `contradicted` when significantly worse;
+  else `inconclusive`. P(ours > baseline) (rliable's probability of improvement, 95% bootstrap CI) is shown
+  as an effect size.
 - **Normalized score** = (return - uniform-random policy's return) / (reference - random); reference = the
   MBPO paper's mean at the end of its official curve (inverted_pendulum: the maximum, 1000). Random returns:
   `mbrlbench/references/random_returns.csv` (`python -m mbrlbench.random_returns`). Scores are taken
@@ -78,13 +92,12 @@ def _protocol_text(delta: float) -> str:
   with a 95% bootstrap band stratified by task; each algorithm's curve stops at the smallest, over its
   tasks, of the step every run of the task reached, so every task counts at every point. **AUC** per (task,
   algorithm): each run's evaluation returns averaged over env steps (trapezoid rule) up to the step every run
-  of the task reached, the mean over seeds with a 95% bootstrap CI.
+  of the task reached, the mean over seeds with a 95% Student-t CI.
 - **Reference runs** (`results/reference/` beside the package, or `--reference-runs DIR`): where they hold
-  the same (task, algorithm), ours is compared with them at each step by `mbrlbench compare`'s rule: the 95%
-  bootstrap CI of mean(ours) - mean(reference) inside ±{delta:.0%} of the reference's mean is `equivalent`,
-  entirely below / above it `worse` / `better`, else `inconclusive` (also with fewer than
-  {stats.MIN_SEEDS_FOR_VERDICT} seeds on either side). Every `worse` cell is listed at the top of this page.
-- Every bootstrap draws {stats.N_RESAMPLES:,} resamples with a fixed seed (the same data give the same report).
+  the same (task, algorithm), ours is compared with them at each step by the same rule (`mbrlbench
+  compare`'s). Every `worse` cell is listed at the top of this page.
+- Every bootstrap (PoI, aggregates) draws {stats.N_RESAMPLES:,} resamples with a fixed seed (the same data
+  give the same report).
   Claims and verdicts are judged **per task**: nothing is pooled across tasks except the aggregates above.
 """
 
@@ -114,8 +127,8 @@ class Tables:
     ) -> Tables:
         scores = tables.normalized_scores(own)
         return cls(
-            returns=tables.returns_table(own, own_runs, papers, steps, delta, ref_curves),
-            claims=tables.claims_table(own),
+            returns=tables.returns_table(own, own_runs, papers, steps, delta, ref_curves, official_mbpo_curves()),
+            claims=claims.claims_table(own, delta),
             scores=scores,
             aggregate=tables.aggregate_table(scores) if len(scores) else pd.DataFrame(),
             efficiency=tables.sample_efficiency(own),
@@ -196,16 +209,16 @@ def _write_tables(out: Path, fmt: list[str], computed: Tables) -> list[Path]:
                 df.to_csv(out / f"{name}.csv", index=False)
                 files.append(out / f"{name}.csv")
     if "tex" in fmt:
-        files.append(tables.write(out / "returns.tex", tables.returns_latex(computed.returns)))
+        files.append(write(out / "returns.tex", tables.returns_latex(computed.returns)))
     if "md" in fmt:
-        files.append(tables.write(out / "returns.md", tables.returns_markdown(computed.returns)))
-        files.append(tables.write(out / "claims.md", tables.claims_markdown(computed.claims)))
+        files.append(write(out / "returns.md", tables.returns_markdown(computed.returns)))
+        files.append(write(out / "claims.md", claims.claims_markdown(computed.claims)))
         if len(computed.aggregate):
-            files.append(tables.write(out / "aggregate.md", tables.aggregate_markdown(computed.aggregate)))
+            files.append(write(out / "aggregate.md", tables.aggregate_markdown(computed.aggregate)))
         if len(computed.auc):
-            files.append(tables.write(out / "auc.md", tables.auc_markdown(computed.auc)))
+            files.append(write(out / "auc.md", tables.auc_markdown(computed.auc)))
         if len(computed.sweeps):
-            files.append(tables.write(out / "sweeps.md", tables.sweeps_markdown(computed.sweeps)))
+            files.append(write(out / "sweeps.md", tables.sweeps_markdown(computed.sweeps)))
     return files
 
 
@@ -294,7 +307,7 @@ def _index(
         "",
         tables.returns_markdown(computed.returns),
     ]
-    lines += ["## The papers' claims, tested on these runs (per task)", "", tables.claims_markdown(computed.claims)]
+    lines += ["## The papers' claims, tested on these runs (per task)", "", claims.claims_markdown(computed.claims)]
     lines += _aggregate_section(computed.aggregate, computed.scores)
     if len(computed.auc):
         lines += [
@@ -320,7 +333,7 @@ def _index(
     lines += [_protocol_text(delta), *_versions_section(loaded)]
     if result.warnings:
         lines += ["## Warnings", "", *[f"- {w}" for w in result.warnings], ""]
-    return tables.write(out / "index.md", "\n".join(lines))
+    return write(out / "index.md", "\n".join(lines))
 
 
 def _runs_section(path: Path, runs: pd.DataFrame, returns: pd.DataFrame) -> list[str]:
@@ -402,30 +415,37 @@ def _versions_section(loaded: Loaded) -> list[str]:
 
 def _summary(console: Console, returns: pd.DataFrame, claims: pd.DataFrame) -> None:
     table = Table(title="returns against the papers")
-    for col in ("task", "algorithm", "env step", "ours", "seeds", "paper", "verdict"):
-        table.add_column(col, justify="right" if col in ("env step", "seeds") else "left")
-    for r in returns.itertuples():
-        style = VERDICT_STYLE.get(r.verdict, "")
+    for col in ("task", "algorithm", "env step", "ours", "seeds", "paper", "verdict", "detectable", "seeds ±10/25%"):
+        table.add_column(col, justify="right" if col in ("env step", "seeds", "detectable") else "left")
+    for r in returns.to_dict("records"):
+        judged = isinstance(r.get("verdict_text"), str)
+        step = f"{r['env_step']:,}" + (f" (window {r['window']})" if r.get("window") else "")
         table.add_row(
-            r.task,
-            r.algorithm,
-            f"{r.env_step:,}",
-            f"{tables.fmt(r.ours_mean)} ± {tables.fmt(r.ours_std)}",
-            str(r.seeds),
-            tables.fmt(r.paper_mean),
-            f"[{style}]{r.verdict}[/{style}]" if style else r.verdict,
+            Text(str(r["task"])),
+            Text(str(r["algorithm"])),
+            step,
+            f"{fmt(r['ours_mean'])} ± {fmt(r['ours_std'])}",
+            str(r["seeds"]),
+            fmt(r["paper_mean"]),
+            Text(r["verdict_text"] if judged else r["verdict"], style=VERDICT_STYLE.get(r["verdict"], "")),
+            pct(r["detectable_pct"]) if judged else "–",
+            f"{seeds_text(r['seeds_10'])} / {seeds_text(r['seeds_25'])}" if judged else "–",
         )
     console.print(table)
-    if "vs_reference" in returns:
-        for r in returns[returns["vs_reference"] == "worse"].itertuples():
+    if "ref_verdict" in returns:
+        for r in returns[returns["ref_verdict"] == "worse"].to_dict("records"):
             console.print(
-                f"[red]worse than the reference runs:[/red] {r.task} / {r.algorithm} at {r.env_step:,} steps: "
-                f"{tables.fmt(r.ours_mean)} against {tables.fmt(r.ref_mean)}",
-                highlight=False,
+                Text.assemble(
+                    ("worse than the reference runs: ", "red"),
+                    f"{r['task']} / {r['algorithm']} at {r['env_step']:,} steps: {fmt(r['ours_mean'])} against "
+                    f"{fmt(r['ref_mean'])} ({r['ref_verdict_text']})",
+                )
             )
     ran = claims[claims["verdict"] != "not run"]
-    for r in ran.itertuples():
+    for r in ran.to_dict("records"):
         console.print(
-            f"claim ({r.paper}) {r.claim} on {r.task}: P(ours > baseline) = {tables.fmt(r.poi, 2)} -> {r.verdict}",
+            f"claim ({r['paper']}) {r['claim']} on {r['task']}: {r['test_verdict_text']}, P(ours > baseline) = "
+            f"{fmt(r['poi'], 2)} -> {r['verdict']}",
             highlight=False,
+            markup=False,
         )

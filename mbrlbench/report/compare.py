@@ -1,9 +1,11 @@
 """``mbrlbench compare A B``: two result sets, cell by cell ((task, algorithm) at matched env steps), with a
 verdict per cell and a gate for CI (``--fail-if-worse``).
 
-The rule follows the report's: with at least 5 seeds on each side, ``equivalent`` when the 95% bootstrap CI
-of mean(A) - mean(B) lies within +-delta * |mean(B)|, ``worse`` / ``better`` when it lies entirely below /
-above that band, else ``inconclusive`` (also with fewer seeds). A cell on one side only is listed as such.
+The rule is the report's (``verdicts.py``): Welch's t on the seeds of each side; ``equivalent`` when the 90%
+CI of mean(A) - mean(B) lies within +-delta * |mean(B)|, else ``worse`` / ``better`` when the 95% CI excludes 0,
+else ``consistent`` with the margin it does establish; ``too few seeds`` below 3 a side. Each row states
+the difference it could detect (80% power) and the seeds per side that would resolve +-10% and +-25%. A cell
+on one side only is listed as such.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mbrlbench.report import stats
+from mbrlbench.report import stats, verdicts
+from mbrlbench.report.format import pct
 from mbrlbench.report.load import load_runs
 
 COLUMNS = (
@@ -30,13 +33,19 @@ COLUMNS = (
     "mean_b",
     "low_b",
     "high_b",
-    "diff",
-    "diff_low",
-    "diff_high",
     "poi",
     "poi_low",
     "poi_high",
     "verdict",
+    "verdict_text",
+    "diff",
+    "diff_low",
+    "diff_high",
+    "margin_pct",
+    "detectable",
+    "detectable_pct",
+    "seeds_10",
+    "seeds_25",
 )
 
 
@@ -61,14 +70,13 @@ def _steps(a: pd.DataFrame, b: pd.DataFrame, extra: list[int]) -> list[int]:
 def _row(task: str, algo: str, step: int, a: pd.DataFrame, b: pd.DataFrame, delta: float) -> dict:
     va = stats.values_at_step(a, step)["value"].dropna().to_numpy()
     vb = stats.values_at_step(b, step)["value"].dropna().to_numpy()
-    label, low, high = stats.compare_verdict(va, vb, delta)
+    judgement = verdicts.against_runs(va, vb, delta)
     poi, poi_low, poi_high = stats.poi_with_ci(va, vb) if len(va) and len(vb) else (math.nan,) * 3
     ci_a, ci_b = stats.mean_ci(va), stats.mean_ci(vb)
     side_a = (len(va), float(np.mean(va)), *ci_a)
     side_b = (len(vb), float(np.mean(vb)), *ci_b)
-    diff = (float(np.mean(va) - np.mean(vb)), low, high)
-    values = (task, algo, step, *side_a, *side_b, *diff, poi, poi_low, poi_high, label)
-    return dict(zip(COLUMNS, values, strict=True))
+    row = dict(zip(COLUMNS, (task, algo, step, *side_a, *side_b, poi, poi_low, poi_high), strict=False))
+    return {**row, **judgement.fields()}
 
 
 def _one_sided(task: str, algo: str, side: str, curves: pd.DataFrame) -> dict:
@@ -112,29 +120,42 @@ def compare(
 
 
 def difference_text(diff: float, low: float, high: float) -> str:
-    """``A - B [95% CI]``; the CI needs two seeds on each side."""
+    """``A - B [95% CI]``; the CI needs enough seeds on each side."""
     if math.isfinite(low) and math.isfinite(high):
         return f"{diff:+,.1f} [{low:+,.1f}, {high:+,.1f}]"
-    return f"{diff:+,.1f} [no CI: < 2 seeds]"
+    if not math.isfinite(diff):
+        return "–"
+    return f"{diff:+,.1f} [no CI: < {verdicts.MIN_SEEDS} seeds]"
+
+
+def power_text(r) -> tuple[str, str]:
+    """(the difference detectable with 80% power, the seeds per side for +-10% / +-25%) of one row."""
+    detect = f"{pct(r.detectable_pct)} ({r.detectable:,.0f})" if math.isfinite(r.detectable) else "–"
+    return detect, f"{verdicts.seeds_text(r.seeds_10)} / {verdicts.seeds_text(r.seeds_25)}"
 
 
 def compare_markdown(table: pd.DataFrame, name_a: str, name_b: str, delta: float) -> str:
     lines = [
         f"# {name_a} (A) against {name_b} (B)",
         "",
-        f"Verdict: 95% bootstrap CI of mean(A) - mean(B) against +-{delta:.0%} of |mean(B)|, with >= "
-        f"{stats.MIN_SEEDS_FOR_VERDICT} seeds on each side; P(A > B) is the probability of improvement.",
+        f"Verdict (Welch's t, {verdicts.MIN_SEEDS}+ seeds a side): `equivalent` when the 90% CI of mean(A) - mean(B) "
+        f"lies within ±{delta:.0%} of |mean(B)|; else `worse` / `better` when its 95% CI excludes 0; else "
+        "`consistent`, within the margin the 90% CI does establish. *Detectable*: the difference found with 80% "
+        "probability at these seeds and spreads; *seeds*: per side, to resolve ±10% / ±25% (docs/report.md).",
         "",
-        "| task | algorithm | env step | A (seeds) | B (seeds) | A - B [95% CI] | P(A > B) | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| task | algorithm | env step | A (seeds) | B (seeds) | A - B [95% CI] | P(A > B) | verdict | detectable "
+        "(80% power) | seeds for ±10% / ±25% |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for r in table.itertuples():
         if str(r.verdict).startswith("only in"):
-            lines.append(f"| {r.task} | {r.algorithm} | {r.env_step:,.0f} | | | | | {r.verdict} |")
+            lines.append(f"| {r.task} | {r.algorithm} | {r.env_step:,.0f} | | | | | {r.verdict} | | |")
             continue
+        detect, seeds = power_text(r)
+        text = r.verdict_text if isinstance(r.verdict_text, str) else r.verdict
         lines.append(
             f"| {r.task} | {r.algorithm} | {r.env_step:,} | {r.mean_a:,.1f} ({r.seeds_a}) | {r.mean_b:,.1f} "
             f"({r.seeds_b}) | {difference_text(r.diff, r.diff_low, r.diff_high)} | {r.poi:.2f} | "
-            f"**{r.verdict}** |"
+            f"**{text}** | {detect} | {seeds} |"
         )
     return "\n".join(lines) + "\n"

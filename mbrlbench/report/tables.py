@@ -1,83 +1,110 @@
-"""Tables: returns at the papers' step counts with verdicts, the papers' claims, aggregate metrics; and
-writers for Markdown, CSV and LaTeX (booktabs)."""
+"""Tables: returns at the papers' step counts with verdicts (and curve-window verdicts), aggregate metrics;
+and writers for Markdown, CSV and LaTeX (booktabs). Claims: ``claims.py``."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mbrlbench.report import stats
+from mbrlbench.report import stats, verdicts, window
+from mbrlbench.report.format import fmt, pct
 from mbrlbench.report.references import normalization, score
-
-# (paper, claim, ours, baseline, kind): each tested inside one suite when both sides ran (shared/algorithms.md).
-# "better": P(ours > baseline) above 0.5; "competitive": not clearly worse, P(ours > baseline) above
-# COMPETITIVE_POI (a non-inferiority margin).
-CLAIMS = [
-    ("MBPO", "MBPO learns faster than model-free SAC", "mbpo", "sac", "better"),
-    ("TOM", "TOM's policy-aware weights beat the same model trained uniformly", "tom", "tom_uniform", "better"),
-    ("MnM", "MnM is competitive with MBPO", "mnm", "mbpo", "competitive"),
-    ("MG", "MG beats the same policy-gradient backbone with an MLE model", "mg", "mg_mle", "better"),
-    ("MB-MPO", "MB-MPO is more sample-efficient than model-free TRPO", "mbmpo", "trpo", "better"),
-    ("MB-MPO", "MB-MPO is more sample-efficient than model-free PPO", "mbmpo", "ppo", "better"),
-]
-COMPETITIVE_POI = 0.3
-
-
-def claim_verdict(poi_low: float, poi_high: float, seeds: int, kind: str) -> str:
-    """``supported`` when the PoI interval lies above the claim's threshold (0.5 for "better",
-    ``COMPETITIVE_POI`` for "competitive"), ``contradicted`` when below it, else ``inconclusive``, which is
-    also the verdict with fewer than ``stats.MIN_SEEDS_FOR_VERDICT`` seeds on either side."""
-    threshold = 0.5 if kind == "better" else COMPETITIVE_POI
-    if seeds < stats.MIN_SEEDS_FOR_VERDICT or not math.isfinite(poi_low):
-        return "inconclusive"
-    if poi_low > threshold:
-        return "supported"
-    if poi_high < threshold:
-        return "contradicted"
-    return "inconclusive"
-
-
-def fmt(x: float, digits: int = 0) -> str:
-    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.{digits}f}"
+from mbrlbench.report.stats import common_step
+from mbrlbench.report.verdicts import seeds_text
 
 
 def vs_reference_runs(values: np.ndarray, reached: bool, ref: pd.DataFrame | None, step: int, delta: float) -> dict:
     """Ours at ``step`` against the reference runs of the same (task, algorithm) by ``compare``'s rule; the
     verdict is ``no reference runs`` without any and ``reference not reached`` where they stop before ``step``."""
-    row: dict = {"ref_seeds": 0, "ref_mean": math.nan, "ref_diff_low": math.nan, "ref_diff_high": math.nan}
+    row: dict = {"ref_seeds": 0, "ref_mean": math.nan}
     if ref is None or ref.empty:
-        return {**row, "vs_reference": "no reference runs"}
+        return {**row, "ref_verdict": "no reference runs"}
     at = stats.values_at_step(ref, step)
     ref_values = at["value"].dropna().to_numpy()
     row.update(ref_seeds=len(ref_values), ref_mean=float(ref_values.mean()) if len(ref_values) else math.nan)
     if not bool(at["reached"].all()) or not len(ref_values):
-        return {**row, "vs_reference": "reference not reached"}
+        return {**row, "ref_verdict": "reference not reached"}
     if not reached or not len(values):
-        return {**row, "vs_reference": "not reached"}
-    label, low, high = stats.compare_verdict(values, ref_values, delta)
-    return {**row, "ref_diff_low": low, "ref_diff_high": high, "vs_reference": label}
+        return {**row, "ref_verdict": "not reached"}
+    return {**row, **verdicts.against_runs(values, ref_values, delta).fields("ref_")}
 
 
 def vs_paper(values: np.ndarray, reached: bool, paper: pd.Series | None, delta: float) -> dict:
-    """Ours against the paper's number at this step (a row of paper_results.csv, or None): the equivalence
-    verdict and the 90% CI of the difference."""
+    """Ours against the paper's number at this step (a row of paper_results.csv, or None): the verdict, the
+    95% CI of the difference, the margin it establishes and its power."""
     std = float(paper["return_std"]) if paper is not None and pd.notna(paper["return_std"]) else None
     n = int(paper["n_seeds_int"]) if paper is not None and pd.notna(paper["n_seeds_int"]) else None
     mean = float(paper["return_mean"]) if paper is not None else None
     comparable = bool(paper["comparable"]) if paper is not None else True
-    v = stats.verdict(values, reached, mean, std, n, comparable, delta)
-    return {
+    row = {
         "paper_mean": mean if mean is not None else math.nan,
         "paper_std": std if std is not None else math.nan,
         "paper_seeds": n if n is not None else math.nan,
         "paper_source": paper["source"] if paper is not None else "",
         "paper_confidence": paper["confidence"] if paper is not None else "",
-        "diff_ci90_low": v.diff_low,
-        "diff_ci90_high": v.diff_high,
-        "verdict": v.label,
+    }
+    if mean is None or not math.isfinite(mean):
+        return {**row, "verdict": "no reference"}
+    if not comparable:
+        return {**row, "verdict": "not comparable"}
+    if not reached or not len(values):
+        return {**row, "verdict": "not reached"}
+    return {**row, **verdicts.against_paper(values, verdicts.paper_side(mean, std, n), delta).fields()}
+
+
+def _ours(task: str, algo: str, group: pd.DataFrame, step: int, values: np.ndarray, reached: bool) -> dict:
+    ci_low, ci_high = stats.mean_ci(values, 0.95) if reached else (math.nan, math.nan)
+    return {
+        "task": task,
+        "algorithm": algo,
+        "fidelity": group["fidelity"].iloc[0],
+        "metric": group["metric"].iloc[0] if "metric" in group else "eval_return_mean",
+        "env_step": step,
+        "window": "",
+        "seeds": len(values),
+        "ours_mean": float(values.mean()) if reached and len(values) else math.nan,
+        "ours_std": float(values.std(ddof=1)) if reached and len(values) > 1 else math.nan,
+        "ours_ci95_low": ci_low,
+        "ours_ci95_high": ci_high,
+    }
+
+
+def window_row(
+    task: str,
+    algo: str,
+    group: pd.DataFrame,
+    sub: pd.DataFrame,
+    official: pd.DataFrame,
+    papers: pd.DataFrame,
+    delta: float,
+) -> dict | None:
+    """The curve-window verdict of a cell whose algorithm has an official curve on this task: the mean of
+    the last ``window.WIDTH`` evaluations (up to where every run stopped) against the official curve's."""
+    curve = official[(official["task"] == task) & (official["algorithm"] == algo)] if len(official) else official
+    if curve.empty:
+        return None
+    final = int(group["last_step"].min())
+    found = window.official_window(curve, window.evaluation_steps(sub), final)
+    if found is None:
+        return None
+    values = window.window_values(sub, found.steps)
+    seeds = papers.loc[(papers["task"] == task) & (papers["algorithm"] == algo), "n_seeds_int"].dropna()
+    n = int(seeds.iloc[0]) if len(seeds) else None
+    judgement = verdicts.against_paper(values, verdicts.paper_side(found.paper_mean, found.paper_std, n), delta)
+    return {
+        **_ours(task, algo, group, final, values, True),
+        "window": found.label,
+        "paper_mean": found.paper_mean,
+        "paper_std": found.paper_std,
+        "paper_seeds": n if n is not None else math.nan,
+        "paper_source": f"official curve (references/mbpo_official.csv), mean of {len(found.steps)} points",
+        "paper_confidence": "high",
+        **judgement.fields(),
+        "ref_seeds": 0,
+        "ref_mean": math.nan,
+        "ref_verdict": "–",
     }
 
 
@@ -88,10 +115,13 @@ def returns_table(
     extra_steps: list[int],
     delta: float,
     ref_curves: pd.DataFrame | None = None,
+    official: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (task, algorithm, step): ours against the paper (``verdict``) and, where reference runs of
-    the cell exist (``ref_curves``), against them (``vs_reference``)."""
+    the cell exist (``ref_curves``), against them (``ref_verdict``); plus, where the algorithm has an official
+    curve on the task, a curve-window row at the step where the runs stopped."""
     rows = []
+    official = official if official is not None else pd.DataFrame()
     for (task, algo), group in runs.groupby(["task", "algorithm"], sort=True):
         sub = curves[(curves["task"] == task) & (curves["algorithm"] == algo)]
         ref_cell = (
@@ -104,85 +134,22 @@ def returns_table(
         steps = sorted({*paper_rows["env_steps"].astype(int), *extra_steps, final})  # final: where runs ended
         for step in steps:
             at = stats.values_at_step(sub, step)
-            values = at["value"].dropna().to_numpy()
             reached = bool(len(at)) and bool(at["reached"].all())
-            ci_low, ci_high = stats.mean_ci(values, 0.95) if reached else (math.nan, math.nan)
+            values = at["value"].dropna().to_numpy() if reached else np.array([])
             paper = paper_rows[paper_rows["env_steps"] == step]
+            ours = _ours(task, algo, group, step, values, reached)
+            if not reached:
+                ours["seeds"] = int(at["reached"].sum())
             rows.append(
                 {
-                    "task": task,
-                    "algorithm": algo,
-                    "fidelity": group["fidelity"].iloc[0],
-                    "metric": group["metric"].iloc[0] if "metric" in group else "eval_return_mean",
-                    "env_step": step,
-                    "seeds": len(values) if reached else int(at["reached"].sum()),
-                    "ours_mean": float(values.mean()) if reached and len(values) else math.nan,
-                    "ours_std": float(values.std(ddof=1)) if reached and len(values) > 1 else math.nan,
-                    "ours_ci95_low": ci_low,
-                    "ours_ci95_high": ci_high,
+                    **ours,
                     **vs_paper(values, reached, paper.iloc[0] if len(paper) else None, delta),
                     **vs_reference_runs(values, reached, ref_cell, step, delta),
                 }
             )
-    return pd.DataFrame(rows)
-
-
-def _common_step(curves: pd.DataFrame, task: str, algorithms: list[str]) -> int | None:
-    """The largest env step every run of these algorithms on this task reached."""
-    sub = curves[(curves["task"] == task) & (curves["algorithm"].isin(algorithms))]
-    if sub.empty:
-        return None
-    return int(sub.groupby("run_dir")["env_step"].max().min())
-
-
-def claims_table(curves: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for paper, claim, ours, baseline, kind in CLAIMS:
-        tasks = sorted(
-            set(curves.loc[curves["algorithm"] == ours, "task"])
-            & set(curves.loc[curves["algorithm"] == baseline, "task"])
-        )
-        if not tasks:
-            rows.append(
-                {
-                    "paper": paper,
-                    "claim": claim,
-                    "ours": ours,
-                    "baseline": baseline,
-                    "task": "–",
-                    "env_step": math.nan,
-                    "seeds": "",
-                    "poi": math.nan,
-                    "poi_low": math.nan,
-                    "poi_high": math.nan,
-                    "verdict": "not run",
-                }
-            )
-            continue
-        for task in tasks:
-            step = _common_step(curves, task, [ours, baseline])
-            if step is None:
-                continue
-            a = stats.values_at_step(curves[(curves["task"] == task) & (curves["algorithm"] == ours)], step)
-            b = stats.values_at_step(curves[(curves["task"] == task) & (curves["algorithm"] == baseline)], step)
-            a_vals, b_vals = a["value"].dropna().to_numpy(), b["value"].dropna().to_numpy()
-            point, low, high = stats.poi_with_ci(a_vals, b_vals)
-            label = claim_verdict(low, high, min(len(a_vals), len(b_vals)), kind)
-            rows.append(
-                {
-                    "paper": paper,
-                    "claim": claim,
-                    "ours": ours,
-                    "baseline": baseline,
-                    "task": task,
-                    "env_step": step,
-                    "seeds": f"{len(a_vals)} vs {len(b_vals)}",
-                    "poi": point,
-                    "poi_low": low,
-                    "poi_high": high,
-                    "verdict": label,
-                }
-            )
+        row = window_row(str(task), str(algo), group, sub, official, papers, delta)
+        if row is not None:
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -193,7 +160,7 @@ def normalized_scores(curves: pd.DataFrame) -> pd.DataFrame:
         norm = normalization(task)
         if norm is None:
             continue
-        step = _common_step(curves, task, list(curves["algorithm"].unique()))
+        step = common_step(curves, task, list(curves["algorithm"].unique()))
         if step is None:
             continue
         at = stats.values_at_step(curves[curves["task"] == task], step)
@@ -240,7 +207,7 @@ def _score_grid(curves: pd.DataFrame) -> list[int]:
     """Steps of an algorithm's sample-efficiency curve: its evaluation steps up to the smallest, over tasks,
     of the step every run of the task reached (so every task counts at every point), thinned evenly."""
     algorithms = list(curves["algorithm"].unique())
-    limit = min(_common_step(curves, task, algorithms) or 0 for task in curves["task"].unique())
+    limit = min(common_step(curves, task, algorithms) or 0 for task in curves["task"].unique())
     steps = np.unique(curves.loc[curves["eval_return_mean"].notna(), "env_step"].astype(int))
     steps = steps[steps <= limit]
     if len(steps) > MAX_CURVE_POINTS:
@@ -281,7 +248,7 @@ def _mean_over_training(run: pd.DataFrame, until: int) -> float:
 
 def _auc_cell(runs: pd.DataFrame, until: int) -> tuple[int, dict[str, float]]:
     """The mean over training up to ``until`` of each run of a cell: the count of runs with a value, and their
-    mean over seeds with a 95% bootstrap CI (``auc``, ``auc_low``, ``auc_high``)."""
+    mean over seeds with a 95% Student-t CI (``auc``, ``auc_low``, ``auc_high``)."""
     values = np.array([_mean_over_training(run, until) for _, run in runs.groupby("run_dir")])
     values = values[np.isfinite(values)]
     low, high = stats.mean_band(values[:, None])
@@ -294,11 +261,11 @@ def _auc_cell(runs: pd.DataFrame, until: int) -> tuple[int, dict[str, float]]:
 
 def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
     """Area under the learning curve per (task, algorithm), as the mean return over training up to the step
-    every run of the task reached (the same span for every algorithm of a task), with a 95% bootstrap CI
+    every run of the task reached (the same span for every algorithm of a task), with a 95% Student-t CI
     over seeds; ``auc_score`` is the same on the normalized scale where the task has one."""
     rows = []
     for task in sorted(curves["task"].unique()):
-        until = _common_step(curves, task, list(curves["algorithm"].unique()))
+        until = common_step(curves, task, list(curves["algorithm"].unique()))
         if until is None:
             continue
         norm = normalization(task)
@@ -347,7 +314,7 @@ def sweep_table(curves: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
                 points_of.setdefault((task, parsed[0]), {})[algo] = parsed[1]
     rows: list[dict] = []
     for (task, source), points in points_of.items():
-        until = _common_step(curves, task, list(points))
+        until = common_step(curves, task, list(points))
         if until is None:
             continue
         cell_rows = []
@@ -398,24 +365,29 @@ def _cell_value(value: object) -> object:
 
 # ----------------------------------------------------------------------------------------- writers
 def returns_markdown(df: pd.DataFrame) -> str:
-    with_ref = "vs_reference" in df and bool((df["ref_seeds"] > 0).any())
+    with_ref = "ref_verdict" in df and bool((df["ref_seeds"] > 0).any())
     head = (
         "| task | algorithm | fidelity | env step | ours: mean ± std (95% CI) | seeds | paper | "
-        "source (confidence) | 90% CI of ours − paper | verdict |"
+        "source (confidence) | ours − paper [95% CI] | verdict | detectable (80% power) | seeds for ±10% / ±25% |"
     )
     lines = [
-        head + (" vs reference runs: mean (seeds), verdict |" if with_ref else ""),
-        "|---|---|---|---:|---|---:|---|---|---|---|" + ("---|" if with_ref else ""),
+        head + (" vs reference runs: mean (seeds), verdict; detectable; seeds for ±10% |" if with_ref else ""),
+        "|---|---|---|---:|---|---:|---|---|---|---|---:|---|" + ("---|" if with_ref else ""),
     ]
-    for r in df.itertuples():
-        ours = f"{fmt(r.ours_mean)} ± {fmt(r.ours_std)} ({fmt(r.ours_ci95_low)} to {fmt(r.ours_ci95_high)})"
-        paper = f"{fmt(r.paper_mean)} ± {fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
-        src = f"{r.paper_source} ({r.paper_confidence})" if r.paper_source else "–"
-        diff = f"{fmt(r.diff_ci90_low)} to {fmt(r.diff_ci90_high)}" if math.isfinite(r.diff_ci90_low) else "–"
-        mark = "¹" if getattr(r, "metric", "eval_return_mean") != "eval_return_mean" else ""
+    for r in df.to_dict("records"):
+        ours = f"{fmt(r['ours_mean'])} ± {fmt(r['ours_std'])} ({fmt(r['ours_ci95_low'])} to {fmt(r['ours_ci95_high'])})"
+        paper = f"{fmt(r['paper_mean'])} ± {fmt(r['paper_std'])}" if math.isfinite(r["paper_mean"]) else "–"
+        src = f"{r['paper_source']} ({r['paper_confidence']})" if r["paper_source"] else "–"
+        judged = isinstance(r.get("verdict_text"), str)
+        diff = f"{fmt(r['diff'])} [{fmt(r['diff_low'])}, {fmt(r['diff_high'])}]" if judged else "–"
+        verdict = r["verdict_text"] if judged else r["verdict"]
+        power = f"{pct(r['detectable_pct'])} ({fmt(r['detectable'])})" if judged else "–"
+        seeds = f"{seeds_text(r['seeds_10'])} / {seeds_text(r['seeds_25'])}" if judged else "–"
+        mark = "¹" if r.get("metric", "eval_return_mean") != "eval_return_mean" else ""
+        step = f"{r['env_step']:,}" + (f" (window {r['window']})" if r.get("window") else "")
         line = (
-            f"| {r.task} | {r.algorithm}{mark} | {r.fidelity} | {r.env_step:,} | {ours} | {r.seeds} | {paper} "
-            f"| {src} | {diff} | **{r.verdict}** |"
+            f"| {r['task']} | {r['algorithm']}{mark} | {r['fidelity']} | {step} | {ours} | {r['seeds']} | {paper} "
+            f"| {src} | {diff} | **{verdict}** | {power} | {seeds} |"
         )
         if with_ref:
             line += f" {reference_cell(r)} |"
@@ -423,27 +395,35 @@ def returns_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n" + metric_note(df)
 
 
-def reference_cell(r) -> str:
-    """The reference-run column of one returns row: "1,000 (5): **worse**"; "–" without reference runs."""
-    if r.ref_seeds == 0:
+def reference_cell(r: dict) -> str:
+    """The reference-run column of one returns row: "1,000 (5): **worse, by 40% to 60%**; ±12%; 5"."""
+    if not r["ref_seeds"]:
         return "–"
-    return f"{fmt(r.ref_mean)} ({r.ref_seeds}): **{r.vs_reference}**"
+    if not isinstance(r.get("ref_verdict_text"), str):
+        return f"{fmt(r['ref_mean'])} ({r['ref_seeds']}): **{r['ref_verdict']}**"
+    return (
+        f"{fmt(r['ref_mean'])} ({r['ref_seeds']}): **{r['ref_verdict_text']}**; {pct(r['ref_detectable_pct'])}; "
+        f"{seeds_text(r['ref_seeds_10'])}"
+    )
+
+
+COMPARED = ("better", "worse", "equivalent", "consistent")
 
 
 def regressions_markdown(df: pd.DataFrame) -> str:
     """The top of index.md: every cell worse than its reference runs, or a line saying none is."""
-    if "vs_reference" not in df or not bool((df["ref_seeds"] > 0).any()):
+    if "ref_verdict" not in df or not bool((df["ref_seeds"] > 0).any()):
         return "No reference runs of these cells: nothing to test for a regression.\n"
-    compared = df[df["vs_reference"].isin(["better", "worse", "equivalent", "inconclusive"])]
-    worse = compared[compared["vs_reference"] == "worse"]
+    compared = df[df["ref_verdict"].isin(COMPARED)]
+    worse = compared[compared["ref_verdict"] == "worse"]
     if worse.empty:
         return f"No cell is worse than its reference runs ({len(compared)} (task, algorithm, step) compared).\n"
     lines = [f"**{len(worse)} of {len(compared)} compared cells are worse than their reference runs:**", ""]
-    for r in worse.itertuples():
+    for r in worse.to_dict("records"):
         lines.append(
-            f"- {r.task} / {r.algorithm} at {r.env_step:,} steps: ours {fmt(r.ours_mean)} ({r.seeds} seeds) "
-            f"against {fmt(r.ref_mean)} ({r.ref_seeds} seeds); 95% CI of the difference "
-            f"{fmt(r.ref_diff_low)} to {fmt(r.ref_diff_high)}"
+            f"- {r['task']} / {r['algorithm']} at {r['env_step']:,} steps: ours {fmt(r['ours_mean'])} ({r['seeds']} "
+            f"seeds) against {fmt(r['ref_mean'])} ({r['ref_seeds']} seeds); 95% CI of the difference "
+            f"{fmt(r['ref_diff_low'])} to {fmt(r['ref_diff_high'])}"
         )
     return "\n".join(lines) + "\n"
 
@@ -463,21 +443,6 @@ def metric_note(df: pd.DataFrame) -> str:
         "stochastic pre-update policy's mean episode return, official `PrePolicy-AverageReturn`). The runner's "
         "deterministic evaluation of these runs is in `eval/deterministic_return`.\n"
     )
-
-
-def claims_markdown(df: pd.DataFrame) -> str:
-    lines = [
-        "| paper | claim | test | task | env step | seeds | P(ours > baseline) (95% CI) | verdict |",
-        "|---|---|---|---|---:|---|---|---|",
-    ]
-    for r in df.itertuples():
-        poi = f"{fmt(r.poi, 2)} ({fmt(r.poi_low, 2)} to {fmt(r.poi_high, 2)})" if math.isfinite(r.poi) else "–"
-        step = f"{int(r.env_step):,}" if math.isfinite(r.env_step) else "–"
-        lines.append(
-            f"| {r.paper} | {r.claim} | `{r.ours}` vs `{r.baseline}` | {r.task} | {step} | {r.seeds} "
-            f"| {poi} | **{r.verdict}** |"
-        )
-    return "\n".join(lines) + "\n"
 
 
 def aggregate_markdown(df: pd.DataFrame) -> str:
@@ -556,8 +521,3 @@ def returns_latex(df: pd.DataFrame) -> str:
         out.append(" & ".join(_tex_escape(str(c)) for c in cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(out) + "\n"
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
