@@ -50,7 +50,7 @@ def test_paper_budgets_presets_and_override_layers(tmp_path):
     assert runs["halfcheetah"].config.ensemble_size == 9  # 'all' layer
     assert runs["hopper"].config.ensemble_size == 11  # task layer wins over 'all'
     assert runs["hopper"].config.rollout_schedule == (20, 100, 1, 15)
-    assert runs["inverted_pendulum"].env_steps == 20_000
+    assert runs["inverted_pendulum"].env_steps == 20_500  # official: 500 exploration steps + 80 epochs x 250
     assert runs["hopper"].seed == 3
 
 

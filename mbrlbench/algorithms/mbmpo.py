@@ -121,7 +121,9 @@ DEVIATIONS = (
         "{task} is not a horizon-200 task: the paper's setting is horizon 200", lambda t, c: not t.endswith("_h200")
     ),
     Deviation(
-        "ME-TRPO here: one TRPO step per meta-step on imagined data, no model-validation early stop",
+        "ME-TRPO here: MB-MPO's loop and sizes, one TRPO step per meta-step on 200k imagined samples, 4k real per "
+        "iteration after 5k random, models <= 500 epochs, one member per path; official ME-TRPO: 50k imagined per "
+        "step, 4k real, 4k random, <= 1000 epochs, a random member per step (both: no early stop of the TRPO steps)",
         lambda t, c: not c.meta_learning,
     ),
 )

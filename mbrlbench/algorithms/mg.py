@@ -1,8 +1,8 @@
 """MG: Model Gradient (Jia, Zhang, Xu, Pang, Zhang, Yu, Frontiers of Computer Science 18(4):184339, 2024;
 doi 10.1007/s11704-023-3150-5).
 
-Only the abstract is public: model learning and policy learning share one objective (the real return), which
-makes the model's target "the policy gradient computed on model data is similar to the policy gradient
+Only the abstract was available to us: model learning and policy learning share one objective (the real
+return), which makes the model's target "the policy gradient computed on model data is similar to the policy gradient
 computed on real data"; the model's update is derived from that target and combined with an on-policy
 policy-gradient method. Everything else is our interpretation, each choice a config field
 (docs/algorithms/mg.md). The closest published relative is PAML (Abachi et al. 2020, arXiv 2003.00030),
@@ -156,7 +156,10 @@ PAPER_ENV_STEPS = {"hopper": 125_000, "walker2d": 300_000, "halfcheetah": 400_00
 
 # How a run differs from the paper (whose settings are unknown beyond the abstract).
 DEVIATIONS = (
-    Deviation("only the abstract is public: loss, backbone and settings are an interpretation (docs/algorithms/mg.md)"),
+    Deviation(
+        "only the abstract was available to us: loss, backbone and settings are an interpretation "
+        "(docs/algorithms/mg.md)"
+    ),
     Deviation("env-step budget: MBPO's for the task (the MG paper's budgets are unknown)"),
     Deviation("gymnasium v5 env on MuJoCo 3.3"),
     Deviation("PPO without observation normalization and with a constant lr (baselines: VecNormalize, annealed lr)"),

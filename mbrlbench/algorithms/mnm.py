@@ -49,14 +49,22 @@ class MnMConfig(MBPOConfig):
     reward_form: Literal["raw", "log"] = Field(
         "raw",
         description="raw: r + lambda*logit (notebook's VMBPO form); log: (1-gamma)*log(max(r, floor)) + "
-        "lambda*logit, the bound's form for positive rewards [notebook]. Our choice of default: raw.",
+        "lambda*logit, the bound's form for positive rewards [notebook experiments.ipynb:179, 221-222; the paper's "
+        "deep-RL form was not available to us]. Our choice of default: raw (log pushes toward termination).",
     )
     log_reward_floor: float = Field(1e-3, gt=0, description="Floor on r inside the log form [notebook: 1e-3].")
     logit_clip: float = Field(
         5.0, gt=0, description="The reward's logit is clipped to [-clip, clip] (notebook clips KL to [0, 5]); ours."
     )
-    classifier_hidden: int = Field(256, ge=1, description="Units per hidden layer of the classifier; our choice.")
-    classifier_layers: int = Field(2, ge=1, description="Hidden layers of the classifier (plain MLP); our choice.")
+    classifier_hidden: int = Field(
+        256,
+        ge=1,
+        description="Units per hidden layer of the classifier; our choice, untuned: the size of TOM's (s, a, s') "
+        "discriminator (hidden 256) and of the MBPO core's SAC critics (256 x 256).",
+    )
+    classifier_layers: int = Field(
+        2, ge=1, description="Hidden layers of the classifier (plain MLP); our choice, as TOM's discriminator."
+    )
     classifier_activation: Literal["relu", "tanh", "silu"] = Field(
         "relu", description="Classifier activation; our choice."
     )
