@@ -5,14 +5,16 @@ Exit codes: 0 success, 1 a run failed, 2 bad input (one line on stderr, nothing 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mbrlbench.console import plain_console
 from mbrlbench.errors import UserInputError
 
 if TYPE_CHECKING:  # the suite loads the algorithms (torch): only commands that need it import it
@@ -25,8 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Benchmark model-based RL algorithms on gymnasium MuJoCo v5 against their papers.",
 )
-out_console = Console(width=None if Console().is_terminal else 160)
-err_console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
+out_console = plain_console()
+err_console = plain_console(stderr=True)
 BUILTIN_SUITES = Path(__file__).parent / "suites"
 ONLY_KEYS = ("task", "algorithm", "seed")
 
@@ -34,6 +36,33 @@ ONLY_KEYS = ("task", "algorithm", "seed")
 def fail_input(message: str) -> typer.Exit:
     err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(2)
+
+
+def _step_list(steps: str | None) -> list[int]:
+    """``--steps 50000,100_000`` -> [50000, 100000]; positive integers only."""
+    try:
+        values = [int(s.replace("_", "")) for s in steps.split(",")] if steps else []
+    except ValueError:
+        raise fail_input(f"--steps {steps!r}: expected comma-separated positive integers, e.g. 50000,100000") from None
+    if any(v < 1 for v in values):
+        raise fail_input(f"--steps {steps!r}: env steps must be positive integers")
+    return values
+
+
+@contextmanager
+def _interruptible(what: str) -> Iterator[None]:
+    """Ctrl-C during a command that writes: one line saying what was kept, exit 130 (its outputs are staged,
+    so nothing half-written remains)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: {what}")
+        raise typer.Exit(130) from None
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        err_console.print(Text.assemble(("warning: ", "yellow"), warning), soft_wrap=True)
 
 
 def _suite_path(suite: str) -> Path:
@@ -162,11 +191,20 @@ def run(
         raise fail_input(str(err)) from None
     if outcome is None:  # slurm: submitted
         return
+    _report_outcome(outcome, loaded.file.name, out)
+
+
+def _report_outcome(outcome: SuiteOutcome, name: str, out: Path) -> None:
+    """The suite's summary line and each unfinished run's reason; exit 1 when a run failed or is still held
+    by another process (the suite is not done), 130 when runs were stopped."""
     summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.states.items())
-    err_console.print(f"{loaded.file.name}: {summary}; results in {out / loaded.file.name}")
+    err_console.print(f"{name}: {summary}; results in {out / name}")
     for run_dir, reason in outcome.reasons.items():
-        err_console.print(f"  {run_dir}: {reason}", highlight=False, markup=False, soft_wrap=True)
+        err_console.print(f"  {run_dir}: {reason}", soft_wrap=True)
     if outcome.failed:
+        raise typer.Exit(1)
+    if outcome.held:
+        err_console.print(f"{len(outcome.held)} runs are held by another process and were not run: rerun when released")
         raise typer.Exit(1)
     if outcome.stopped:
         raise typer.Exit(130)
@@ -185,9 +223,12 @@ def _check_run_options(
     for name, value in (("--jobs", jobs), ("--runs-per-gpu", runs_per_gpu), ("--threads-per-run", threads)):
         if value is not None and value < 1:
             raise fail_input(f"{name} {value}: must be a positive integer")
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise fail_input(f"--out {out}: {existing} is a file, not a folder; give a folder for the results")
+    from mbrlbench.outputs import check_output_dir
+
+    try:
+        check_output_dir(out, "--out")
+    except UserInputError as err:
+        raise fail_input(str(err)) from None
 
 
 def _launch(launcher: str, runs: list[RunSpec], out: Path, title: str, o: dict[str, Any]) -> SuiteOutcome | None:
@@ -285,10 +326,7 @@ def report(
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise fail_input(f"--format {format!r}: allowed: {', '.join(FORMATS)}")
-    try:
-        step_list = [int(s.replace("_", "")) for s in steps.split(",")] if steps else []
-    except ValueError:
-        raise fail_input(f"--steps {steps!r}: expected comma-separated integers, e.g. 50000,100000") from None
+    step_list = _step_list(steps)
     if not path.is_dir():
         raise fail_input(f"{path}: not a folder")
     if reference is not None and not reference.is_file():
@@ -308,11 +346,14 @@ def report(
             raise fail_input(str(err)) from None
         film = film_clip
     try:
-        result = build_report(
-            path, out, formats, step_list, reference, delta, err_console, metric_list, film, reference_runs
-        )
+        with _interruptible(f"no report written; {out or path / 'report'} is as it was"):
+            result = build_report(
+                path, out, formats, step_list, reference, delta, err_console, metric_list, film, reference_runs
+            )
     except (NoRuns, UserInputError) as err:
         raise fail_input(str(err)) from None
+    except OSError as err:
+        raise fail_input(f"cannot write the report: {err}") from None
     err_console.print(f"report: {len(result.files)} files in {result.out} ({result.seconds:.1f} s)")
 
 
@@ -327,35 +368,54 @@ def compare(
     fail_if_worse: Annotated[bool, typer.Option(help="Exit 1 when any cell is worse (a CI gate).")] = False,
 ) -> None:
     """Compare two result sets cell by cell: means, difference CI, P(A > B), better/worse/equivalent."""
+    from mbrlbench.outputs import check_output_dir, staged
     from mbrlbench.report.compare import compare as run_compare
     from mbrlbench.report.compare import compare_markdown
     from mbrlbench.report.plots import compare_curves
 
-    pair = tuple(variants.split(":")) if variants else None
-    if (b is None) == (pair is None) or (pair is not None and len(pair) != 2):
+    pair = _variant_pair(variants)
+    if (b is None) == (pair is None):
         raise fail_input("give a result set B, or --variants X:Y (one of the two)")
     for path in (a, b):
         if path is not None and not path.is_dir():
             raise fail_input(f"{path}: not a folder")
+    if b is not None and a.resolve() == b.resolve():
+        raise fail_input(f"{a} and {b} are the same folder: a set compared with itself tests nothing")
     if not 0 < delta < 1:
         raise fail_input(f"--delta {delta}: allowed: a fraction between 0 and 1")
-    try:
-        step_list = [int(s.replace("_", "")) for s in steps.split(",")] if steps else []
-    except ValueError:
-        raise fail_input(f"--steps {steps!r}: expected comma-separated integers") from None
-    result = run_compare(a, b or a, step_list, delta, pair)
-    if result.table.empty:
-        raise fail_input(f"{a}, {b}: no run with a progress.csv on either side")
-    names = (f"{pair[0]}", f"{pair[1]}") if pair else (a.name, b.name if b else "")
+    step_list = _step_list(steps)
     target = out or a / "compare"
-    target.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(target / "compare.csv", index=False)
-    (target / "compare.md").write_text(compare_markdown(result.table, names[0], names[1], delta))
-    compare_curves(result.curves_a, result.curves_b, names, target / "compare", ["png"])
+    try:
+        check_output_dir(target, "--out")
+        result = run_compare(a, b or a, step_list, delta, pair)
+    except UserInputError as err:
+        raise fail_input(str(err)) from None
+    _print_warnings(result.warnings)
+    common = result.table[~result.table["verdict"].astype(str).str.startswith("only in")]
+    if common.empty:
+        message = f"{a}, {b or a}: no (task, algorithm) cell in both sets; nothing compared"
+        if fail_if_worse:
+            raise fail_input(message + " (--fail-if-worse needs at least one)")
+        err_console.print(message)
+    names = (f"{pair[0]}", f"{pair[1]}") if pair else (a.name, b.name if b else "")
+    with _interruptible(f"nothing written; {target} is as it was"), staged(target) as stage:
+        result.table.to_csv(stage / "compare.csv", index=False)
+        (stage / "compare.md").write_text(compare_markdown(result.table, names[0], names[1], delta))
+        compare_curves(result.curves_a, result.curves_b, names, stage / "compare", ["png"])
     out_console.print(_compare_table(result.table, names))
-    err_console.print(f"compare: {target / 'compare.md'}, compare.csv, compare.png", highlight=False, markup=False)
+    err_console.print(f"compare: {target / 'compare.md'}, compare.csv, compare.png")
     if fail_if_worse and len(result.worse):
         raise typer.Exit(1)
+
+
+def _variant_pair(variants: str | None) -> tuple[str, str] | None:
+    """``--variants X:Y`` -> (X, Y); both names must be given."""
+    if variants is None:
+        return None
+    x, sep, y = variants.partition(":")
+    if not sep or not x or not y or ":" in y:
+        raise fail_input(f"--variants {variants!r}: expected X:Y, two algorithm names of A, e.g. mbpo:sac")
+    return x, y
 
 
 def _compare_table(table: Any, names: tuple[str, str]) -> Table:
@@ -399,20 +459,25 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Where to write (default: PATH/export/<format>).")] = None,
 ) -> None:
     """Export runs: one tidy table (csv, parquet), rliable-shaped arrays (npz), TensorBoard, offline W&B."""
-    from mbrlbench.export import FORMATS
+    from mbrlbench.export import FORMATS, extra_missing
     from mbrlbench.export import export as run_export
+    from mbrlbench.outputs import check_output_dir
 
     if to not in FORMATS:
         raise fail_input(f"--to {to!r}: allowed: {', '.join(FORMATS)}")
     if not path.is_dir():
         raise fail_input(f"{path}: not a folder")
+    if (missing := extra_missing(to)) is not None:
+        raise fail_input(missing)
+    target = out or path / "export" / to
     try:
-        written = run_export(path, to, out or path / "export" / to)
+        check_output_dir(target, "--out")
+        with _interruptible(f"nothing written; {target} is as it was"):
+            written, warnings = run_export(path, to, target)
     except UserInputError as err:
         raise fail_input(str(err)) from None
-    err_console.print(
-        f"export: {len(written)} written under {out or path / 'export' / to}", highlight=False, markup=False
-    )
+    _print_warnings(warnings)
+    err_console.print(f"export: {len(written)} written under {target}")
 
 
 @app.command("eval")
@@ -433,48 +498,97 @@ def eval_(
         raise fail_input(f"{path}: no such folder")
     if episodes < 1 or max_frames < 1:
         raise fail_input("--episodes and --max-frames must be positive integers")
-    if video is not None and video.suffix not in (".mp4", ".gif"):
-        raise fail_input(f"--video {video}: allowed: a .mp4 or .gif file")
+    if not 0 <= seed <= 2**32 - 1 - episodes:
+        raise fail_input(
+            f"--seed {seed}: allowed: 0 to {2**32 - 1 - episodes:,} (env reset seeds are seed, seed+1, ...)"
+        )
+    _check_eval_device(device)
     runs = policy_runs(path)
     if not runs:
         raise fail_input(f"{path}: no run folders under it")
     if video is not None and len(runs) > 1:
         raise fail_input(f"--video {video}: {len(runs)} runs under {path}; use --video-dir for several")
-    rows, bad = _evaluate_runs(runs, episodes, seed, stochastic, device)
-    if rows and (video or video_dir):
-        _film_runs(rows, video, video_dir, seed, stochastic, max_frames)
+    _check_video_targets(video, video_dir)
+    with _interruptible("stopped; each eval.csv and video written so far is whole, the others untouched"):
+        rows, bad = _evaluate_runs(runs, episodes, seed, stochastic, device)
+        if rows and (video or video_dir):
+            bad += _film_runs(rows, video, video_dir, seed, stochastic, max_frames)
     if rows:
         out_console.print(_eval_table(rows, episodes, stochastic))
     if bad:
         raise typer.Exit(2)
 
 
+def _check_eval_device(device: str) -> None:
+    import re
+
+    if not re.fullmatch(r"cpu|cuda|cuda:\d+", device):
+        raise fail_input(f"--device {device!r}: allowed: cpu, cuda, cuda:N")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise fail_input(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        if ":" in device and int(device.partition(":")[2]) >= torch.cuda.device_count():
+            raise fail_input(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
+def _check_video_targets(video: Path | None, video_dir: Path | None) -> None:
+    """Every output of filming is checked before any policy is evaluated (eval.csv is written first)."""
+    from mbrlbench.outputs import check_output_dir, check_output_file
+    from mbrlbench.policy_eval import ensure_gl_backend, video_missing
+
+    if video is None and video_dir is None:
+        return
+    try:
+        if video is not None:
+            if video.suffix not in (".mp4", ".gif"):
+                raise UserInputError(f"--video {video}: allowed: a .mp4 or .gif file")
+            check_output_file(video, "--video")
+        if video_dir is not None:
+            check_output_dir(video_dir, "--video-dir")
+        if (missing := video_missing()) is not None:
+            raise UserInputError(missing)
+        ensure_gl_backend()
+    except UserInputError as err:
+        raise fail_input(str(err)) from None
+
+
 def _evaluate_runs(runs: list[Path], episodes: int, seed: int, stochastic: bool, device: str) -> tuple[list, int]:
+    """Each run's policy evaluated; one that cannot be (missing, refused, corrupt, another task's, NaN) is one
+    line on stderr and the others are still evaluated."""
     from mbrlbench.policy_eval import evaluate_policy
 
     rows, bad = [], 0
     for run_dir in runs:
         try:
             rows.append(evaluate_policy(run_dir, episodes, seed, not stochastic, device))
-        except ValueError as err:  # missing or corrupt policy.pt: say so, evaluate the others
-            err_console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
+        except ValueError as err:  # PolicyError: the message names the file
+            err_console.print(f"error: {err}", soft_wrap=True)
+            bad += 1
+        except Exception as err:  # anything else a foreign file provokes: still one line, still the others
+            err_console.print(f"error: {run_dir}: evaluation failed ({type(err).__name__}: {err})", soft_wrap=True)
             bad += 1
     return rows, bad
 
 
 def _film_runs(
     rows: list, video: Path | None, video_dir: Path | None, seed: int, stochastic: bool, max_frames: int
-) -> None:
-    from mbrlbench.policy_eval import ensure_gl_backend, film
+) -> int:
+    """Film each evaluated run; the count of runs that could not be filmed (each one line)."""
+    from mbrlbench.policy_eval import film
 
-    try:
-        ensure_gl_backend()
-        for r in rows:
-            target = video or Path(video_dir or ".") / f"{r.task}-{r.algorithm}-seed{r.seed}.mp4"
+    bad = 0
+    for r in rows:
+        target = video or Path(video_dir or ".") / f"{r.task}-{r.algorithm}-seed{r.seed}.mp4"
+        try:
             r.video = film(r.run_dir, target, seed, not stochastic, max_frames)
-            err_console.print(f"video: {r.video}", highlight=False, markup=False)
-    except UserInputError as err:
-        raise fail_input(str(err)) from None
+        except (UserInputError, ValueError, OSError) as err:
+            err_console.print(f"error: {target}: not filmed ({err})", soft_wrap=True)
+            bad += 1
+            continue
+        err_console.print(f"video: {r.video}")
+    return bad
 
 
 def _eval_table(rows: list, episodes: int, stochastic: bool) -> Table:
@@ -492,7 +606,9 @@ def _eval_table(rows: list, episodes: int, stochastic: bool) -> Table:
     for (task, algorithm), means in groups.items():
         if len(means) > 1:
             summary = f"{np.mean(means):,.1f} ± {np.std(means):,.1f} over seeds"
-            table.add_row(f"[bold]{task}", f"[bold]{algorithm}", f"{len(means)} seeds", "", summary, "")
+            table.add_row(
+                Text(task, style="bold"), Text(algorithm, style="bold"), f"{len(means)} seeds", "", summary, ""
+            )
     return table
 
 

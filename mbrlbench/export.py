@@ -7,6 +7,7 @@ resumed run can neither duplicate nor drop a point.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mbrlbench.errors import UserInputError
+from mbrlbench.outputs import staged
 from mbrlbench.report.load import Loaded, load_runs
 
 FORMATS = ("csv", "parquet", "npz", "tensorboard", "wandb")
@@ -108,25 +110,40 @@ def to_wandb(table: pd.DataFrame, configs: dict[str, dict[str, Any]], out: Path)
     return folders
 
 
-def export(path: Path, to: str, out: Path) -> list[Path]:
-    """Writes ``path``'s runs in format ``to`` under ``out``; returns what it wrote."""
+EXTRAS = {
+    "parquet": ("pyarrow", "Parquet export needs pyarrow: pip install 'mbrlbench[export]'"),
+    "tensorboard": ("tensorboard", "TensorBoard export needs tensorboard: pip install 'mbrlbench[tensorboard]'"),
+    "wandb": ("wandb", "W&B export needs wandb: pip install 'mbrlbench[wandb]'"),
+}
+
+
+def extra_missing(to: str) -> str | None:
+    """What to install for format ``to``, or None when it is there (checked before anything is written)."""
+    if to not in EXTRAS:
+        return None
+    module, message = EXTRAS[to]
+    return None if importlib.util.find_spec(module) is not None else message
+
+
+def export(path: Path, to: str, out: Path) -> tuple[list[Path], list[str]]:
+    """Writes ``path``'s runs in format ``to`` under ``out`` (staged: whole or not at all); returns what it
+    wrote and the loader's warnings (runs or rows skipped)."""
     loaded = load_runs(path)
     table = tidy(loaded)
     if table.empty:
         raise UserInputError(f"{path}: no run with a progress.csv under it")
-    out.mkdir(parents=True, exist_ok=True)
-    if to == "csv":
-        table.to_csv(out / "runs.csv", index=False)
-        return [out / "runs.csv"]
-    if to == "parquet":
-        try:
-            table.to_parquet(out / "runs.parquet", index=False)
-        except ImportError:
-            raise UserInputError("Parquet export needs pyarrow: pip install 'mbrlbench[export]'") from None
-        return [out / "runs.parquet"]
-    if to == "npz":
-        np.savez(out / "scores.npz", **score_arrays(table))  # type: ignore[arg-type]
-        return [out / "scores.npz"]
-    if to == "tensorboard":
-        return to_tensorboard(table, out)
-    return to_wandb(table, loaded.configs, out)
+    with staged(out) as stage:
+        if to == "csv":
+            table.to_csv(stage / "runs.csv", index=False)
+            names = ["runs.csv"]
+        elif to == "parquet":
+            table.to_parquet(stage / "runs.parquet", index=False)
+            names = ["runs.parquet"]
+        elif to == "npz":
+            np.savez(stage / "scores.npz", **score_arrays(table))  # type: ignore[arg-type]
+            names = ["scores.npz"]
+        elif to == "tensorboard":
+            names = [str(p.relative_to(stage)) for p in to_tensorboard(table, stage)]
+        else:
+            names = [str(p.relative_to(stage)) for p in to_wandb(table, loaded.configs, stage)]
+    return [out / name for name in names], loaded.warnings

@@ -41,15 +41,22 @@ def import_object(path: str) -> Any:
     if not is_import_path(path):
         raise PluginError(f"{path!r} is not an import path of the form package.module:Name")
     module_name, _, attr = path.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as err:  # any error of the user's module is reported, not raised
-        raise PluginError(f"cannot import {module_name!r} ({type(err).__name__}: {_one_line(err)})") from None
+    obj: Any = import_module(module_name)
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise PluginError(f"module {module_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def import_module(module_name: str) -> Any:
+    """A user's module, imported; whatever its import raises, ``sys.exit`` included (a module that exits at
+    import must not end the command with status 0), becomes a ``PluginError``."""
+    try:
+        return importlib.import_module(module_name)
+    except (Exception, SystemExit) as err:  # any error of the user's module is reported, not raised
+        what = f"exits at import (SystemExit {err.code!r})" if isinstance(err, SystemExit) else _one_line(err)
+        raise PluginError(f"cannot import {module_name!r} ({type(err).__name__}: {what})") from None
 
 
 def registered() -> dict[str, EntryPoint]:
@@ -68,7 +75,7 @@ def entry_point_origin(ep: EntryPoint) -> str:
 def load_entry_point(ep: EntryPoint) -> Any:
     try:
         return ep.load()
-    except Exception as err:  # a broken plugin package is reported, not raised
+    except (Exception, SystemExit) as err:  # a broken plugin package is reported, not raised
         raise PluginError(
             f"entry point {ep.name} = {ep.value!r} fails to load ({type(err).__name__}: {_one_line(err)})"
         ) from None

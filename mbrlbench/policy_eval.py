@@ -9,11 +9,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import torch
 
-from mbrlbench.components.saved_policy import LoadedPolicy, load_policy
+from mbrlbench.components.saved_policy import LoadedPolicy, PolicyError, load_policy
 from mbrlbench.errors import UserInputError
 from mbrlbench.rundir import EVAL_CSV, POLICY, atomic_write_text, discover_runs
 from mbrlbench.runner.evaluate import Evaluator
@@ -46,20 +47,81 @@ def policy_runs(path: Path) -> list[Path]:
     return discover_runs(path)
 
 
+EVAL_BATCH = 32  # environments stepped at once: memory stays flat however many episodes are asked for
+
+
+def policy_task(policy: LoadedPolicy, path: Path) -> TaskSpec:
+    """The task a saved policy names, checked as data: a gymnasium id already registered (an id of the form
+    ``module:Env`` would import a module the file chose) and the fields of ``TaskSpec`` only."""
+    task = policy.meta.get("task")
+    if not isinstance(task, dict) or not isinstance(task.get("env_id"), str) or not isinstance(task.get("name"), str):
+        raise PolicyError(f"{path}: corrupt policy (meta.task must be a mapping with a name and an env_id)")
+    env_id = task["env_id"]
+    if ":" in env_id or env_id not in gym.registry:
+        raise PolicyError(f"{path}: the policy's env id {env_id!r:.60} is not a registered gymnasium env")
+    unknown = sorted(set(task) - set(TaskSpec.__dataclass_fields__))
+    if unknown:
+        raise PolicyError(f"{path}: corrupt policy (meta.task has unknown fields {', '.join(unknown)})")
+    try:
+        return TaskSpec(**task)
+    except TypeError as err:
+        raise PolicyError(f"{path}: corrupt policy (meta.task: {err})") from None
+
+
+def _check_shapes(policy: LoadedPolicy, task: TaskSpec, path: Path) -> None:
+    """The env the policy names must give the observation size its network takes and take the action size
+    it gives (a policy trained on another task, or a task whose env_kwargs change the observation)."""
+    try:
+        env = task.make_env()
+    except Exception as err:  # bad env_kwargs: MuJoCo raises TypeError, ValueError, ...
+        raise PolicyError(
+            f"{path}: cannot make {task.env_id} ({type(err).__name__}: {str(err).splitlines()[0]})"
+        ) from None
+    try:
+        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]  # type: ignore[index]
+    finally:
+        env.close()
+    linears = [m for m in policy.module.modules() if isinstance(m, torch.nn.Linear)]
+    if linears and linears[0].in_features != obs_dim:
+        raise PolicyError(
+            f"{path}: the policy takes {linears[0].in_features} observation values; {task.env_id} gives {obs_dim}"
+        )
+    sample = policy.act(np.zeros((1, obs_dim)), True)
+    if sample.shape[-1] != act_dim:
+        raise PolicyError(f"{path}: the policy gives {sample.shape[-1]} action values; {task.env_id} takes {act_dim}")
+
+
+def _finite_act(policy: LoadedPolicy, deterministic: bool, path: Path):
+    def act(obs: np.ndarray) -> np.ndarray:
+        action = policy.act(obs, deterministic)
+        if not np.all(np.isfinite(action)):
+            raise PolicyError(f"{path}: the policy gave a NaN or infinite action; its returns would mean nothing")
+        return action
+
+    return act
+
+
 def evaluate_policy(
     run_dir: Path, episodes: int, seed: int, deterministic: bool = True, device: str = "cpu"
 ) -> PolicyEval:
     """``episodes`` episodes of the run's saved policy, env reset seeds ``seed, seed + 1, ...`` (the run's
-    own evaluation used ``runner.evaluate.run_base_seed(run seed) + index * episodes``); stochastic actions
-    draw from torch's generator seeded with ``seed``. Writes eval.csv beside the policy."""
-    policy = load_policy(run_dir / POLICY, device)
-    task = TaskSpec(**policy.meta["task"])
+    own evaluation used ``runner.evaluate.run_base_seed(run seed) + index * episodes``), ``EVAL_BATCH`` envs
+    at a time; stochastic actions draw from torch's generator seeded with ``seed``. Writes eval.csv beside
+    the policy. ``PolicyError`` naming the file for a policy that cannot be evaluated."""
+    path = run_dir / POLICY
+    policy = load_policy(path, device)
+    task = policy_task(policy, path)
+    _check_shapes(policy, task, path)
     torch.manual_seed(seed)
-    evaluator = Evaluator(task, episodes, seed)
-    try:
-        played = evaluator.episodes(lambda obs: policy.act(obs, deterministic), 0)
-    finally:
-        evaluator.close()
+    act = _finite_act(policy, deterministic, path)
+    played, seeds = [], []
+    for start in range(0, episodes, EVAL_BATCH):
+        evaluator = Evaluator(task, min(EVAL_BATCH, episodes - start), seed + start)
+        try:
+            played += evaluator.episodes(act, 0)
+            seeds += evaluator.reset_seeds(0)
+        finally:
+            evaluator.close()
     result = PolicyEval(
         run_dir,
         task.name,
@@ -72,7 +134,7 @@ def evaluate_policy(
     table = pd.DataFrame(
         {
             "episode": range(episodes),
-            "reset_seed": evaluator.reset_seeds(0),
+            "reset_seed": seeds,
             "return": result.returns,
             "length": result.lengths,
             "deterministic": deterministic,
@@ -123,19 +185,31 @@ def render_episode(
     return frames, fps
 
 
+def video_missing() -> str | None:
+    """What to install for videos, or None (checked before anything is evaluated)."""
+    import importlib.util
+
+    return None if importlib.util.find_spec("imageio") is not None else VIDEO_MISSING
+
+
 def write_video(frames: list, path: Path, fps: int) -> Path:
     try:
         import imageio.v2 as imageio
     except ImportError:
         raise UserInputError(VIDEO_MISSING) from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gif":
-        imageio.mimsave(path, frames, duration=1000 / fps, loop=0)
-    else:
-        try:
-            imageio.mimsave(path, frames, fps=fps, macro_block_size=1)
-        except (ImportError, ValueError, RuntimeError) as err:
-            raise UserInputError(f"{VIDEO_MISSING} ({err})") from None
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # whole or absent: written aside, then renamed
+    try:
+        if path.suffix == ".gif":
+            imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
+        else:
+            try:
+                imageio.mimsave(tmp, frames, fps=fps, macro_block_size=1)
+            except (ImportError, ValueError, RuntimeError) as err:
+                raise UserInputError(f"{VIDEO_MISSING} ({err})") from None
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -147,7 +221,8 @@ def film_clip(run_dir: Path, path: Path) -> Path:
 def film(run_dir: Path, path: Path, seed: int, deterministic: bool, max_frames: int) -> Path:
     """The run's policy playing its first evaluation episode (reset seed ``seed``), as MP4 or GIF."""
     policy = load_policy(run_dir / POLICY)
-    task = TaskSpec(**policy.meta["task"])
+    task = policy_task(policy, run_dir / POLICY)
+    _check_shapes(policy, task, run_dir / POLICY)
     torch.manual_seed(seed)
     frames, fps = render_episode(policy, task, seed, deterministic, max_frames)
     return write_video(frames, path, fps)

@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from mbrlbench import safe_yaml
+
 CONFIG = "config.yaml"
 STATUS = "status.json"
 PROGRESS = "progress.csv"
@@ -182,15 +184,37 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------------------ readers
+STATUS_NUMBERS = ("env_step", "env_steps", "heartbeat_unix", "steps_per_second", "last_return", "pid")
+BAD_FIELDS = "_bad_fields"  # status.json's fields that held no number where a number belongs
+
+
 def read_status(run_dir: Path) -> dict[str, Any]:
     """status.json as a dict whose ``state`` is a :class:`RunState` (PENDING when there is none; an
-    unknown state string stays a string)."""
+    unknown state string stays a string). A numeric field holding anything but a number (a file from
+    elsewhere, hand-edited) is dropped and named under ``BAD_FIELDS``."""
     status = read_json(Path(run_dir) / STATUS) or {}
     try:
         status["state"] = RunState(status.get("state", RunState.PENDING))
-    except ValueError:
-        pass
+    except (ValueError, TypeError):
+        status["state"] = str(status.get("state"))
+    bad = [
+        key
+        for key in STATUS_NUMBERS
+        if key in status
+        and status[key] is not None
+        and (
+            isinstance(status[key], bool) or not isinstance(status[key], int | float) or not math.isfinite(status[key])
+        )
+    ]
+    for key in bad:
+        del status[key]
+    if bad:
+        status[BAD_FIELDS] = bad
     return status
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def read_state(run_dir: Path) -> RunState:
@@ -198,13 +222,28 @@ def read_state(run_dir: Path) -> RunState:
     return state if isinstance(state, RunState) else RunState.PENDING
 
 
-def read_config(run_dir: Path) -> dict[str, Any]:
-    """config.yaml as a dict ({} when absent or unreadable)."""
-    try:
-        data = yaml.safe_load((Path(run_dir) / CONFIG).read_text())
-    except (OSError, yaml.YAMLError):
+class RunFileError(ValueError):
+    """A file of a run folder is not what the runner writes; the message names it."""
+
+
+def read_config(run_dir: Path, strict: bool = False) -> dict[str, Any]:
+    """config.yaml as a dict, read as bounded data (``safe_yaml``). Absent: {}. Unreadable, unbounded or not
+    a mapping: {} or, with ``strict``, ``RunFileError`` naming the file."""
+    path = Path(run_dir) / CONFIG
+    if not path.exists():
         return {}
-    return data if isinstance(data, dict) else {}
+    try:
+        data = safe_yaml.load_file(path)
+    except (OSError, yaml.YAMLError, safe_yaml.UnboundedYAML) as err:
+        if strict:
+            reason = getattr(err, "problem", None) or getattr(err, "strerror", None) or str(err).splitlines()[0]
+            raise RunFileError(f"{path}: unreadable ({reason})") from None
+        return {}
+    if not isinstance(data, dict):
+        if strict:
+            raise RunFileError(f"{path}: not a mapping of the run's settings")
+        return {}
+    return data
 
 
 # ------------------------------------------------------------------------------------------ progress.csv

@@ -3,7 +3,6 @@ semantic checks against the registries, and expansion into one ``RunSpec`` per r
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import math
 import re
@@ -16,14 +15,13 @@ import gymnasium as gym
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mbrlbench import safe_yaml
 from mbrlbench.algorithms import ALGORITHMS, VARIANTS, resolve, resolve_config
 from mbrlbench.algorithms.base import AlgorithmConfig
-from mbrlbench.plugins import PluginError, add_search_path, is_import_path, registered
+from mbrlbench.plugins import PluginError, add_search_path, import_module, is_import_path, registered
 from mbrlbench.rundir import RunKey
+from mbrlbench.safe_yaml import KeyPath
 from mbrlbench.tasks import TASK_BASE, TASKS, TERMINATION_FNS, TaskSpec, termination_disagreement
-
-KeyPath = tuple[str | int, ...]
-"""Where a value sits in the suite's YAML data, e.g. ``("overrides", "mbpo", "all")``."""
 
 
 class SuiteError(Exception):
@@ -152,85 +150,18 @@ class Suite:
 
 
 # ------------------------------------------------------------------------------------------- YAML
-# Suite files are data and may come from others: a document of nested aliases ("billion laughs") expands
-# exponentially in anything that walks it, so its size is bounded before anything does.
-MAX_ALIASES = 1_000
-MAX_VALUES = 100_000  # scalars, keys and list items once every alias is expanded
 MAX_SEEDS = 10_000
+MAX_RUNS = 100_000  # runs in a suite's grid once expanded (tasks x algorithms and sweep points x seeds)
 
 
-class _CountingLoader(yaml.SafeLoader):
-    """SafeLoader that counts the aliases it composes."""
-
-    aliases = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                raise SuiteError(f"more than {MAX_ALIASES:,} YAML aliases; suite files are bounded")
-        return super().compose_node(parent, index)
-
-
-def _expanded_size(root: yaml.Node) -> int:
-    """Values in the document with every alias expanded, counted once per distinct node (memoized, so a
-    nested-alias bomb is measured in linear time rather than expanded)."""
-    sizes: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if id(node) in sizes:
-            continue
-        children = _children(node)
-        if done or not children:
-            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
-            continue
-        stack.append((node, True))  # post-order without recursion: deep documents must not overflow
-        stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes[id(root)]
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _read_yaml(text: str) -> tuple[Any, dict[KeyPath, int]]:
-    """The document's data and the line of each key; raises SuiteError if it is not bounded."""
-    loader = _CountingLoader(text)
+def _read_yaml(text: str | bytes) -> tuple[Any, dict[KeyPath, int]]:
+    """The document's data and the line of each key (``safe_yaml``: bounded in size, depth and aliases)."""
     try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, {}
-        size = _expanded_size(root)
-        if size > MAX_VALUES:
-            raise SuiteError(f"expands to {size:,} values (more than {MAX_VALUES:,}); suite files are bounded")
-        data = loader.construct_document(root)
-    finally:
-        loader.dispose()
-    return data, _yaml_lines(root)
-
-
-def _yaml_lines(root: yaml.Node) -> dict[KeyPath, int]:
-    """Line (1-based) of every key and list item, keyed by its path in the data (bounded by _read_yaml)."""
-    lines: dict[KeyPath, int] = {}
-
-    def walk(node: yaml.Node, path: KeyPath) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                sub = (*path, key.value)
-                lines[sub] = key.start_mark.line + 1
-                walk(value, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    walk(root, ())
-    return lines
+        return safe_yaml.load(text)
+    except safe_yaml.NotText as err:
+        raise SuiteError(str(err)) from None
+    except safe_yaml.UnboundedYAML as err:
+        raise SuiteError(f"{err}; suite files are bounded") from None
 
 
 def _data_path(loc: tuple[Any, ...], data: Any) -> KeyPath:
@@ -305,14 +236,20 @@ def _custom_task(entry: CustomTask, at: KeyPath, folder: Path) -> TaskSpec:
         hint = _ALLOWED_HINTS["termination"]
         raise SuiteError(f"invalid value {entry.termination!r}; allowed: {hint}", (*at, "termination"))
     spec = TaskSpec(entry.name, entry.env_id, entry.env_kwargs, entry.termination, entry.max_episode_steps)
+    try:
+        spec.make_env().close()
+    except Exception as err:  # MuJoCo's constructors raise TypeError, ValueError, ... on bad kwargs
+        raise SuiteError(
+            f"{entry.env_id} cannot be made with these ({type(err).__name__}: {err})", (*at, "env_kwargs")
+        ) from None
     if imported:
         add_search_path(folder)
-        try:
-            problem = termination_disagreement(spec)
-        except PluginError as err:
-            problem = str(err)
-        if problem:
-            raise SuiteError(f"task {spec.name!r}: {problem}", (*at, "termination"))
+    try:  # a built-in name on a custom task too: hopper's function on another env corrupts every rollout
+        problem = termination_disagreement(spec)
+    except PluginError as err:
+        problem = str(err)
+    if problem:
+        raise SuiteError(f"task {spec.name!r}: {problem}", (*at, "termination"))
     return spec
 
 
@@ -322,9 +259,9 @@ def _check_env_id(env_id: str, at: KeyPath, folder: Path) -> None:
     if sep:
         add_search_path(folder)
         try:
-            importlib.import_module(module)
-        except Exception as err:  # the user's module: report whatever it raises
-            raise SuiteError(f"cannot import {module!r} ({type(err).__name__}: {err})", at) from None
+            import_module(module)
+        except PluginError as err:
+            raise SuiteError(str(err), at) from None
     if name not in gym.registry:
         raise SuiteError(f"{env_id!r} is not a registered gymnasium env id", at)
 
@@ -369,6 +306,12 @@ def _resolve_algorithms(sf: SuiteFile, folder: Path) -> dict[str, _Algo]:
             base, layer = _lookup(entry, ("algorithms", i), folder, bare=True)
             name = entry
         else:
+            if entry.name in {*ALGORITHMS, *VARIANTS} and entry.name != entry.algorithm:
+                raise SuiteError(
+                    f"{entry.name!r} is a built-in algorithm's name; report and compare would judge "
+                    f"{entry.algorithm} against {entry.name}'s papers and reference runs: give the entry another name",
+                    ("algorithms", i, "name"),
+                )
             base, layer = _lookup(entry.algorithm, ("algorithms", i, "algorithm"), folder, bare=False)
             name, layer, budget = entry.name, {**layer, **entry.overrides}, entry.env_steps
             try:
@@ -449,6 +392,8 @@ def _resolve_seeds(sf: SuiteFile) -> list[int]:
     seeds = list(range(sf.seeds)) if isinstance(sf.seeds, int) else list(sf.seeds)
     if len(set(seeds)) != len(seeds):
         raise SuiteError("needs a positive count or a list of distinct integers", ("seeds",))
+    if not all(0 <= seed < 2**32 for seed in seeds):
+        raise SuiteError("seeds must lie in 0 to 4,294,967,295 (numpy's and gymnasium's seed range)", ("seeds",))
     return seeds
 
 
@@ -517,6 +462,12 @@ def _excluded(sf: SuiteFile, task: str, algo_name: str, algo: _Algo, seed: int) 
 
 def _check_and_expand(sf: SuiteFile, folder: Path) -> list[RunSpec]:
     tasks, algos, seeds = _resolve_tasks(sf, folder), _resolve_algorithms(sf, folder), _resolve_seeds(sf)
+    total = len(tasks) * len(algos) * len(seeds)
+    if total > MAX_RUNS:
+        raise SuiteError(
+            f"expands to {total:,} runs ({len(tasks)} tasks x {len(algos)} algorithms and sweep points x "
+            f"{len(seeds)} seeds), more than {MAX_RUNS:,}; split it into several suites"
+        )
     _check_references(sf, tasks, algos)
     runs: list[RunSpec] = []
     for (task_name, task), (algo_name, algo) in itertools.product(tasks.items(), algos.items()):
@@ -636,7 +587,8 @@ def load_suite(path: str | Path, sets: Sequence[str] = ()) -> Suite:
 def _read_suite_data(path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     """The suite file's mapping and the line of each key."""
     try:
-        text = path.read_text()
+        with open(path, "rb") as f:
+            text = f.read(safe_yaml.MAX_BYTES + 1)
     except OSError as err:
         raise SuiteError(f"cannot read suite file ({err.strerror})", file=str(path)) from None
     try:
@@ -646,7 +598,7 @@ def _read_suite_data(path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
         raise
     except (yaml.YAMLError, RecursionError) as err:
         mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or "invalid YAML"
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise SuiteError(f"invalid YAML: {problem}", file=str(path), line=mark.line + 1 if mark else None) from None
     if not isinstance(data, dict):
         raise SuiteError(

@@ -28,7 +28,7 @@ def runs(tmp_path):
 
 
 def test_tidy_csv_and_parquet_have_one_row_per_csv_row(runs, tmp_path):
-    (path,) = export(runs / "syn", "csv", tmp_path / "out")
+    (path,), _ = export(runs / "syn", "csv", tmp_path / "out")
     table = pd.read_csv(path)
     rows = sum(len(pd.read_csv(p)) for p in (runs / "syn").rglob(PROGRESS))
     assert len(table) == rows == 14
@@ -44,13 +44,13 @@ def test_tidy_csv_and_parquet_have_one_row_per_csv_row(runs, tmp_path):
     ]
     assert table.groupby(["run_dir", "env_step"]).size().max() == 1
     pytest.importorskip("pyarrow")
-    (parquet,) = export(runs / "syn", "parquet", tmp_path / "pq")
+    (parquet,), _ = export(runs / "syn", "parquet", tmp_path / "pq")
     back = pd.read_parquet(parquet).drop(columns="commit")  # no commit in synthetic runs: None vs NaN
     pd.testing.assert_frame_equal(back, pd.read_csv(path).drop(columns="commit"), check_dtype=False)
 
 
 def test_npz_is_rliable_shaped(runs, tmp_path):
-    (path,) = export(runs / "syn", "npz", tmp_path / "out")
+    (path,), _ = export(runs / "syn", "npz", tmp_path / "out")
     data = np.load(path)
     assert list(data["tasks"]) == ["hopper", "walker2d"] and list(data["steps"]) == STEPS
     scores = data["scores/mbpo"]
@@ -63,7 +63,7 @@ def test_tensorboard_holds_each_env_step_once(runs, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    folders = export(runs / "syn", "tensorboard", tmp_path / "tb")
+    folders, _ = export(runs / "syn", "tensorboard", tmp_path / "tb")
     assert len(folders) == 5
     events = EventAccumulator(str(tmp_path / "tb" / "hopper" / "mbpo" / "seed1")).Reload()
     assert [e.step for e in events.Scalars("eval_return_mean")] == STEPS
@@ -103,7 +103,7 @@ def _key(item) -> str:
 
 def test_wandb_offline_runs_hold_the_csv_rows(runs, tmp_path):
     pytest.importorskip("wandb", reason="the [wandb] extra is not installed")
-    folders = export(runs / "syn", "wandb", tmp_path / "wb")
+    folders, _ = export(runs / "syn", "wandb", tmp_path / "wb")
     assert len(folders) == 5
     csvs = {
         f"hopper/mbpo/seed{seed}": pd.read_csv(runs / "syn" / "hopper" / "mbpo" / f"seed{seed}" / PROGRESS)

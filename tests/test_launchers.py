@@ -109,8 +109,8 @@ def test_live_lock_is_skipped_and_said(tmp_path, suite_file):
     run_dir.mkdir(parents=True)
     with RunLock(run_dir):  # this test process holds the sac run
         proc = _cli("run", str(suite_file), "--out", str(tmp_path), "--threads-per-run", "1")
-    assert proc.returncode == 0, proc.stderr
-    assert "locked by" in proc.stderr and "1 locked" in proc.stderr
+    assert proc.returncode == 1, proc.stderr  # the suite is not done while a run is held elsewhere
+    assert "locked by" in proc.stderr and "1 locked" in proc.stderr and "held by another process" in proc.stderr
     assert read_json(spec.run_dir(tmp_path).parent.parent / "mbpo" / "seed7" / "status.json")["state"] == "completed"
     assert not (run_dir / "progress.csv").exists()
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from mbrlbench.console import plain_console
 from mbrlbench.errors import UserInputError
+from mbrlbench.outputs import check_output_dir, staged
 from mbrlbench.report import claims, plots, stats, tables, verdicts, window
 from mbrlbench.report.format import fmt, pct, write
 from mbrlbench.report.load import Loaded, load_runs
@@ -166,39 +167,52 @@ def build_report(
     ``reference_runs``: the runs to test ours against (default: reference runs under PATH, else this
     checkout's results/reference)."""
     start = time.time()
-    console = console or Console(stderr=True)
+    console = console or plain_console(stderr=True)
     path = Path(path)
-    loaded = load_runs(path)
+    papers = paper_results(reference)  # a bad --reference file is refused before anything is read or written
+    metrics = metrics or []
+    loaded = load_runs(path, wanted=_wanted_columns(metrics))
     for warning in loaded.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+        console.print(Text.assemble(("warning: ", "yellow"), warning))
     own, own_runs, ref_curves = _split_reference(loaded, path, reference_runs)
-    unknown = [m for m in metrics or [] if m not in own.columns]
+    logged = sorted(c for c in loaded.logged if "/" in c)
+    unknown = [m for m in metrics if m not in logged]
     if unknown:
-        logged = sorted(c for c in own.columns if "/" in c)
-        raise UserInputError(f"--metrics {','.join(unknown)}: not logged by these runs; logged: {', '.join(logged)}")
+        raise UserInputError(
+            f"--metrics {','.join(unknown)}: not a diagnostic these runs logged; logged: {', '.join(logged) or 'none'}"
+        )
     out = Path(out) if out else path / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out, "--out")
     result = ReportResult(out=out, warnings=list(loaded.warnings))
-    papers = paper_results(reference)
     fmt = list(formats)
-    result.files += _figures(own, papers, ref_curves, out, fmt, metrics or [])
-    computed = Tables.compute(own, own_runs, papers, steps or [], delta, ref_curves, loaded.configs)
-    if len(computed.aggregate):
-        result.files += plots.aggregates(computed.aggregate, out / "aggregate", fmt)
-        result.files += plots.performance_profiles(computed.scores, out / "profiles", fmt)
-    if len(computed.efficiency):
-        result.files += plots.sample_efficiency(computed.efficiency, out / "efficiency", fmt)
-    if len(computed.sweeps):
-        result.files += plots.sweeps(computed.sweeps, out / "sweeps", fmt)
-    result.returns = computed.returns
-    if film is not None:
-        result.videos = _film_best_seeds(own_runs, out / "videos", film, console)
-    result.files += _write_tables(out, fmt, computed)
-    if "md" in fmt:
-        result.files.append(_index(out, path, loaded, own_runs, computed, delta, result))
+    with staged(out) as stage:
+        result.files += _figures(own, papers, ref_curves, stage, fmt, metrics)
+        computed = Tables.compute(own, own_runs, papers, steps or [], delta, ref_curves, loaded.configs)
+        if len(computed.aggregate):
+            result.files += plots.aggregates(computed.aggregate, stage / "aggregate", fmt)
+            result.files += plots.performance_profiles(computed.scores, stage / "profiles", fmt)
+        if len(computed.efficiency):
+            result.files += plots.sample_efficiency(computed.efficiency, stage / "efficiency", fmt)
+        if len(computed.sweeps):
+            result.files += plots.sweeps(computed.sweeps, stage / "sweeps", fmt)
+        result.returns = computed.returns
+        if film is not None:
+            result.videos = _film_best_seeds(own_runs, stage / "videos", film, console)
+        result.files += _write_tables(stage, fmt, computed)
+        if "md" in fmt:
+            result.files.append(_index(stage, path, loaded, own_runs, computed, delta, result))
+        result.files = [out / f.relative_to(stage) for f in result.files]
+        result.videos = [(t, a, out / p.relative_to(stage)) for t, a, p in result.videos]
     result.seconds = time.time() - start
     _summary(console, computed.returns, computed.claims)
     return result
+
+
+def _wanted_columns(metrics: list[str]) -> Callable[[str], bool]:
+    """The progress.csv columns a report reads (the loader adds the required ones and each run's metric):
+    the diagnostics its figure draws and the asked-for metrics; the rest is never parsed."""
+    prefixes = tuple(prefix for prefix, _ in plots.DIAGNOSTIC_DEFAULTS)
+    return lambda column: column.startswith(prefixes) or column in metrics
 
 
 def _write_tables(out: Path, fmt: list[str], computed: Tables) -> list[Path]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mbrlbench.errors import UserInputError
 from mbrlbench.report import stats, verdicts
 from mbrlbench.report.format import pct
 from mbrlbench.report.load import load_runs
@@ -86,6 +87,11 @@ def _one_sided(task: str, algo: str, side: str, curves: pd.DataFrame) -> dict:
     return row
 
 
+def _required_only(column: str) -> bool:
+    """The loader keeps only the columns a comparison reads (the required ones and each run's metric)."""
+    return False
+
+
 def compare(
     path_a: Path,
     path_b: Path,
@@ -95,11 +101,19 @@ def compare(
 ) -> Comparison:
     """Every (task, algorithm) cell of A against B. ``variants=(x, y)``: one result set (A), algorithm x
     against algorithm y on each task, reported under the name ``x:y``."""
-    la = load_runs(path_a)
-    lb = la if variants else load_runs(path_b)
+    la = load_runs(path_a, wanted=_required_only)
+    if la.curves.empty:
+        raise UserInputError(f"{path_a}: no readable run (no progress.csv with rows under it)")
+    lb = la if variants else load_runs(path_b, wanted=_required_only)
+    if lb.curves.empty:
+        raise UserInputError(f"{path_b}: no readable run (no progress.csv with rows under it)")
     curves_a, curves_b = la.curves, lb.curves
     if variants:
         x, y = variants
+        known = sorted(curves_a["algorithm"].unique())
+        for name in (x, y):
+            if name not in known:
+                raise UserInputError(f"--variants: {name!r} is not an algorithm of {path_a}; known: {', '.join(known)}")
         curves_a = curves_a[curves_a["algorithm"] == x].assign(algorithm=f"{x}:{y}")
         curves_b = curves_b[curves_b["algorithm"] == y].assign(algorithm=f"{x}:{y}")
     rows = []

@@ -9,6 +9,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from mbrlbench.errors import UserInputError
 from mbrlbench.rundir import task_base
 
 REFERENCES = resources.files("mbrlbench") / "references"
@@ -21,13 +22,41 @@ INVERTED_PENDULUM_MAX = 1000.0  # maximum return of InvertedPendulum-v5 (1 per s
 ScoreInput = TypeVar("ScoreInput", float, np.ndarray)
 
 
+PAPER_COLUMNS = ("algorithm", "task", "env_steps", "return_mean", "return_std", "n_seeds", "source", "confidence")
+
+
 def paper_results(path: Path | None = None) -> pd.DataFrame:
     """Rows: algorithm, task, env_steps, return_mean, return_std, n_seeds (int or NaN), source,
-    confidence, comparable."""
-    df = pd.read_csv(path) if path else pd.read_csv(REFERENCES / "paper_results.csv")
+    confidence, comparable. Another file (``--reference``) is checked first: ``UserInputError`` naming it
+    when it is not such a table."""
+    if path is None:
+        df = pd.read_csv(REFERENCES / "paper_results.csv")
+    else:
+        df = _read_paper_file(Path(path))
     df["n_seeds_int"] = pd.to_numeric(df["n_seeds"].astype(str).str.extract(r"^(\d+)")[0], errors="coerce")
     env = df.get("env_in_source", pd.Series("", index=df.index)).astype(str)
     df["comparable"] = ~df["algorithm"].isin(NOT_COMPARABLE_ALGORITHMS) & ~env.str.contains("NOT the")
+    return df
+
+
+def _read_paper_file(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, nrows=100_000)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise UserInputError(f"--reference {path}: unreadable as CSV ({type(err).__name__})") from None
+    missing = [c for c in PAPER_COLUMNS if c not in df.columns]
+    if missing:
+        raise UserInputError(
+            f"--reference {path}: missing columns {', '.join(missing)}; needs {', '.join(PAPER_COLUMNS)}"
+        )
+    if df.empty:
+        raise UserInputError(f"--reference {path}: no rows")
+    for column in ("env_steps", "return_mean"):
+        if pd.to_numeric(df[column], errors="coerce").isna().any():
+            raise UserInputError(f"--reference {path}: column {column} must hold numbers in every row")
+    df["env_steps"] = pd.to_numeric(df["env_steps"]).astype(int)
+    df["return_mean"] = pd.to_numeric(df["return_mean"]).astype(float)
+    df["return_std"] = pd.to_numeric(df["return_std"], errors="coerce")
     return df
 
 

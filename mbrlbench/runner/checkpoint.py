@@ -13,6 +13,7 @@ from typing import IO, Any, cast
 import torch
 
 from mbrlbench.rundir import FAULT, die, fault_now, temp_beside
+from mbrlbench.safe_torch import UnsafeFileError, load_data
 
 
 class CheckpointWriteError(OSError):
@@ -75,4 +76,13 @@ def save_checkpoint(path: Path, state: dict[str, Any], faults: bool = True) -> N
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
-    return torch.load(path, map_location=device, weights_only=False)
+    """``checkpoint.pt`` as data (see ``load_data``); ``UnsafeFileError`` or ``ValueError`` naming the file."""
+    try:
+        state = load_data(path, device)
+    except UnsafeFileError:
+        raise
+    except Exception as err:  # truncated or foreign: torch raises many kinds
+        raise ValueError(f"{path}: unreadable checkpoint ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+    if not isinstance(state, dict) or "algorithm" not in state:
+        raise ValueError(f"{path}: not an mbrlbench checkpoint")
+    return state

@@ -188,32 +188,42 @@ class RunLifecycle:
             return RunState.COMPLETED
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with RunLock(self.run_dir) as lock:
-            action = prepare_folder(self.spec, self.run_dir, self.restart)
-            if action == "skip":
-                return RunState.COMPLETED
-            self.status = StatusFile(self.run_dir / STATUS)  # re-read under the lock (--restart wiped it)
-            evaluator: Evaluator | None = None
+            self.stop.listeners.append(lock.mark_stopping)
             try:
-                self._open(action)
-
-                def beat() -> None:
-                    lock.heartbeat()
-                    self.status.write()
-
-                with _Heartbeat(beat):
-                    algo = self._start_or_resume(action)
-                    evaluator = Evaluator.for_run(self.spec)
-                    state = self._train(algo, evaluator)
-                return self._finish(state, algo)
-            except Exception as err:
-                return self._fail(err)
+                return self._run_locked(lock)
             finally:
-                if evaluator is not None:
-                    evaluator.close()
-                if self.mirror is not None:
-                    self.mirror.close()
-                if self._log_file is not None:
-                    self._log_file.close()
+                self.stop.listeners.remove(lock.mark_stopping)
+
+    def _run_locked(self, lock: RunLock) -> RunState:
+        """Start, resume or skip the run whose lock this process holds; its final state."""
+        if self.stop:
+            lock.mark_stopping()
+        action = prepare_folder(self.spec, self.run_dir, self.restart)
+        if action == "skip":
+            return RunState.COMPLETED
+        self.status = StatusFile(self.run_dir / STATUS)  # re-read under the lock (--restart wiped it)
+        evaluator: Evaluator | None = None
+        try:
+            self._open(action)
+
+            def beat() -> None:
+                lock.heartbeat()
+                self.status.write()
+
+            with _Heartbeat(beat):
+                algo = self._start_or_resume(action)
+                evaluator = Evaluator.for_run(self.spec)
+                state = self._train(algo, evaluator)
+            return self._finish(state, algo)
+        except Exception as err:
+            return self._fail(err)
+        finally:
+            if evaluator is not None:
+                evaluator.close()
+            if self.mirror is not None:
+                self.mirror.close()
+            if self._log_file is not None:
+                self._log_file.close()
 
     def _open(self, action: str) -> None:
         self.torch_device = resolve_device(self.device_name)

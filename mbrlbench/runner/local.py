@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+from mbrlbench.console import plain_console
 from mbrlbench.rundir import RunState
 from mbrlbench.runner.lifecycle import RunProgress, run_one
 from mbrlbench.runner.outcome import SuiteOutcome, attempt
@@ -31,7 +32,7 @@ def run_suite(
     threads: int | None = None,
     console: Console | None = None,
 ) -> SuiteOutcome:
-    console = console or Console(stderr=True)
+    console = console or plain_console(stderr=True)
     outcome = SuiteOutcome()
     stop = StopFlag()
     columns = (

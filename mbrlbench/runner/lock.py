@@ -15,6 +15,7 @@ from mbrlbench.rundir import LOCK, atomic_write_text, read_json
 
 HEARTBEAT_SECONDS = 15.0
 STALE_SECONDS = 90.0
+STOPPING_WAIT_SECONDS = 120.0  # how long a rerun waits for a holder that is stopping (checkpointing) to let go
 
 
 class RunLocked(Exception):
@@ -50,16 +51,31 @@ class RunLock:
         self.path = Path(run_dir) / LOCK
         self.token = uuid.uuid4().hex
         self.held = False
+        self.stopping = False
 
     def _record(self) -> dict:
-        return {"host": socket.gethostname(), "pid": os.getpid(), "token": self.token, "heartbeat_unix": time.time()}
+        record = {"host": socket.gethostname(), "pid": os.getpid(), "token": self.token, "heartbeat_unix": time.time()}
+        return {**record, "stopping": True} if self.stopping else record
 
-    def acquire(self) -> RunLock:
+    def acquire(self, wait: float = STOPPING_WAIT_SECONDS) -> RunLock:
+        """Take the lock. A live holder that says it is stopping (its launcher died or was stopped, and it is
+        writing its checkpoint) is waited for, at most ``wait`` seconds; any other live holder: ``RunLocked``."""
+        deadline = time.time() + wait
+        while True:
+            holder = read_json(self.path)
+            if not (holder or {}).get("stopping") or not holder_is_live(holder, self.path) or time.time() > deadline:
+                break
+            time.sleep(0.5)
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = read_json(self.path)
             if holder_is_live(holder, self.path):
+                if (holder or {}).get("stopping"):
+                    raise RunLocked(
+                        f"{self.path.parent}: still held by {(holder or {}).get('host', '?')} pid "
+                        f"{(holder or {}).get('pid', '?')}, stopping for over {wait:.0f}s; rerun when it has let go"
+                    ) from None
                 age = time.time() - float((holder or {}).get("heartbeat_unix", time.time()))
                 who = f"{(holder or {}).get('host', '?')} pid {(holder or {}).get('pid', '?')}"
                 raise RunLocked(f"{self.path.parent}: locked by {who} (heartbeat {age:.0f}s ago)") from None
@@ -78,6 +94,11 @@ class RunLock:
     def heartbeat(self) -> None:
         if self.held and (read_json(self.path) or {}).get("token") == self.token:
             atomic_write_text(self.path, json.dumps(self._record()))
+
+    def mark_stopping(self) -> None:
+        """Say in the lock that this holder is stopping: a rerun started meanwhile waits for it to let go."""
+        self.stopping = True
+        self.heartbeat()
 
     def release(self) -> None:
         if self.held and (read_json(self.path) or {}).get("token") == self.token:

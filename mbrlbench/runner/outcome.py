@@ -30,6 +30,11 @@ class SuiteOutcome:
         return any(self.states.get(str(state)) for state in FAILED_STATES)
 
     @property
+    def held(self) -> list[str]:
+        """Runs another live process still holds: not run here, so the suite is not done."""
+        return self.states.get(str(RunState.LOCKED), [])
+
+    @property
     def stopped(self) -> bool:
         return any(self.states.get(str(state)) for state in (RunState.INTERRUPTED, RunState.NOT_STARTED))
 

@@ -21,6 +21,7 @@ import torch
 from rich.console import Console
 from rich.live import Live
 
+from mbrlbench.console import plain_console
 from mbrlbench.rundir import FAILED_STATES, RunState
 from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.runner.outcome import SuiteOutcome, attempt
@@ -112,7 +113,7 @@ def run_pool(
     slots = plan_slots(device or runs[0].device, jobs, runs_per_gpu)
     cpu_slots = sum(s.gpu is None for s in slots)
     threads = threads_per_run or max(1, (os.cpu_count() or 1) // max(cpu_slots, 1))
-    pool = _Pool(runs, Path(out), slots, (threads, restart, keep_checkpoints), console or Console(stderr=True))
+    pool = _Pool(runs, Path(out), slots, (threads, restart, keep_checkpoints), console or plain_console(stderr=True))
     stop = pool.stop
 
     def forward() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from mbrlbench.console import plain_console
 from mbrlbench.errors import UserInputError
 from mbrlbench.rundir import RunState
 from mbrlbench.runner.outcome import SuiteOutcome, attempt
@@ -68,7 +69,7 @@ def run_ray(
         import ray
     except ImportError:
         raise UserInputError(MISSING) from None
-    console = console or Console(stderr=True)
+    console = console or plain_console(stderr=True)
     out = Path(out).resolve()
     check_writable(out)
     if not ray.is_initialized():

@@ -18,10 +18,16 @@ class StopFlag:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.reason = ""
+        self.listeners: list[Callable[[], None]] = []
 
     def set(self, reason: str) -> None:
         self.reason = reason
         self.event.set()
+        for listener in self.listeners:  # e.g. the run's lock says "stopping", so a rerun waits for it
+            try:
+                listener()
+            except OSError:
+                pass
 
     def __bool__(self) -> bool:
         return self.event.is_set()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from mbrlbench.console import plain_console
 from mbrlbench.errors import UserInputError
 from mbrlbench.suite import RunSpec
 
@@ -55,7 +56,7 @@ class SuiteChunk:
             threads_per_run=self.threads_per_run,
             restart=self.restart,
             keep_checkpoints=self.keep_checkpoints,
-            console=Console(stderr=True),
+            console=plain_console(stderr=True),
             chain_signals=True,
         )
         return {state: len(dirs) for state, dirs in outcome.states.items()}
@@ -101,7 +102,7 @@ def submit_slurm(
         import submitit
     except ImportError:
         raise UserInputError(MISSING) from None
-    console = console or Console(stderr=True)
+    console = console or plain_console(stderr=True)
     out = Path(out).resolve()
     per_task = jobs_per_task or (gpus_per_node * runs_per_gpu if gpus_per_node else 1)
     chunks = [list(runs[i : i + per_task]) for i in range(0, len(runs), per_task)]

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
-from mbrlbench.rundir import RunState, parse_run_path, read_status
+from mbrlbench.rundir import BAD_FIELDS, RunState, parse_run_path, read_status
 from mbrlbench.runner.lock import STALE_SECONDS
 
 STATE_STYLE = {
@@ -56,27 +57,31 @@ def status_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
                 "sps": s.get("steps_per_second"),
                 "host": s.get("host", ""),
                 "error": s.get("error"),
+                "bad": s.get(BAD_FIELDS, []),
             }
         )
     return rows
 
 
-def _row_cells(r: dict[str, Any]) -> tuple[str, ...]:
+def _row_cells(r: dict[str, Any]) -> tuple[str | Text, ...]:
+    """One table row; names, errors and hosts are data, shown as written (never read as rich markup)."""
     budget = int(r["budget"]) if r["budget"] else 0
     state = str(r["state"])
     style = STATE_STYLE.get(r["state"], "")
     if r["state"] == RunState.FAILED and r["error"]:
         state += f": {r['error']}"
+    if r["bad"]:
+        state += f" (status.json: {', '.join(r['bad'])} not a number)"
     last = r["last_return"]
     running = r["state"] == RunState.RUNNING
     return (
-        r["run"],
-        f"[{style}]{state}[/{style}]" if style else state,
+        Text(r["run"]),
+        Text(state, style=style),
         f"{r['env_step']:,} / {budget:,}" if budget else f"{r['env_step']:,}",
         f"{last:,.1f}" if isinstance(last, float | int) and math.isfinite(last) else "–",
         f"{r['sps']:.1f}" if r["sps"] and running else "–",
         _eta(budget - r["env_step"], r["sps"]) if running else "–",
-        r["host"] or "",
+        Text(str(r["host"] or "")),
     )
 
 
@@ -86,7 +91,7 @@ def status_table(run_dirs: Sequence[Path], title: str) -> Table:
     for r in rows:
         counts[str(r["state"])] = counts.get(str(r["state"]), 0) + 1
     caption = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    table = Table(title=title, caption=caption)
+    table = Table(title=Text(title), caption=caption)
     for col, justify in (
         ("run", "left"),
         ("state", "left"),
