@@ -258,8 +258,8 @@ def test_seeds_dropped_by_the_loader_are_said(two_sets):
 BAD_RUN_FILES = {
     "inf env_step": (PROGRESS, "env_step,eval_return_mean\n1000,5\ninf,7\n", "env_step holds an infinite value"),
     "task as a string": (CONFIG, "task: hopper\nvariant: mbpo\nseed: 0\n", "task must be a mapping"),
-    "heartbeat text": (STATUS, '{"state": "running", "heartbeat_unix": "soon"}', "heartbeat_unix must be numbers"),
-    "env_step text": (STATUS, '{"state": "completed", "env_step": "lots"}', "env_step must be numbers"),
+    "heartbeat text": (STATUS, '{"state": "running", "heartbeat_unix": "soon"}', "not a number in heartbeat_unix"),
+    "env_step text": (STATUS, '{"state": "completed", "env_step": "lots"}', "not a number in env_step"),
 }
 
 

@@ -70,7 +70,7 @@ def _run_meta(run_dir: Path, root: Path) -> dict[str, Any]:
         raise RunFileError(f"{run_dir / CONFIG}: env_steps must be an integer, got {budget!r:.60}")
     status = read_status(run_dir)
     if status.get(BAD_FIELDS):
-        raise RunFileError(f"{run_dir / STATUS}: {', '.join(status[BAD_FIELDS])} must be numbers")
+        raise RunFileError(f"{run_dir / STATUS}: not a number in {', '.join(status[BAD_FIELDS])}")
     return {
         "suite": str(config.get("suite", key.suite if key else "")),
         "task": task.get("name", key.task if key else ""),
