@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from mbrlbench.algorithms import build, resolve_config
+from mbrlbench.algorithms.registry import build, resolve_config
 from mbrlbench.algorithms.base import Episode
 from mbrlbench.tasks import TASKS
 

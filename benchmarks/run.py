@@ -233,7 +233,7 @@ class PhaseTimer:
     def install(self) -> None:
         """Wrap every target; a method is wrapped on its class and on each subclass that overrides it (TOM's own
         ``fit_model``), so an override never escapes its phase. Nested calls (``super()``) stay exclusive."""
-        importlib.import_module("mbrlbench.algorithms")  # every algorithm class, so subclasses are known
+        importlib.import_module("mbrlbench.algorithms.registry")  # every algorithm class, so subclasses are known
         for phase, target in PHASES:
             module_name, attr = target.split(":")
             module = importlib.import_module(module_name)

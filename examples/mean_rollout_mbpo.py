@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from mbrlbench.algorithms import mbpo
+from mbrlbench.algorithms.catalog import MBPO_ENV_STEPS, MBPO_PRESETS
 from mbrlbench.algorithms.base import Fidelity
 from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
 from mbrlbench.components.ensemble import FitResult
@@ -45,8 +45,8 @@ class MeanRolloutMBPO(MBPO):
     """MBPO whose model rollouts follow the ensemble's mean instead of sampling it."""
 
     config_cls = MBPOConfig  # the same hyperparameters as MBPO, validated the same way
-    presets = mbpo.PRESETS  # MBPO's per-task settings, so the two compare like for like
-    paper_env_steps = mbpo.PAPER_ENV_STEPS  # lets a suite say `env_steps: paper`
+    presets = MBPO_PRESETS  # MBPO's per-task settings, so the two compare like for like
+    paper_env_steps = MBPO_ENV_STEPS  # lets a suite say `env_steps: paper`
     fidelity: ClassVar[Fidelity] = "external"  # the default for plugins; stated here for the reader
     summary = "MBPO with mean (not sampled) model rollouts (examples/mean_rollout_mbpo.py)"
 

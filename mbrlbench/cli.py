@@ -615,7 +615,7 @@ def _eval_table(rows: list, episodes: int, stochastic: bool) -> Table:
 @app.command("list")
 def list_() -> None:
     """Print the registered tasks, algorithms, variants and installed plugins (with where each came from)."""
-    from mbrlbench.algorithms import ALGORITHMS, VARIANTS, load_plugin
+    from mbrlbench.algorithms.registry import ALGORITHMS, VARIANTS, load_plugin
     from mbrlbench.plugins import PluginError, entry_point_origin, registered
     from mbrlbench.tasks import TASKS
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import mbrlbench
-from mbrlbench.algorithms import build
+from mbrlbench.algorithms.registry import build
 from mbrlbench.runner.disk import BYTES_PER_FLOAT, estimate_checkpoint_bytes
 from mbrlbench.suite import load_suite
 

@@ -10,7 +10,7 @@ import torch
 import yaml
 from conftest import micro_suite, unbroken_and_resumed
 
-from mbrlbench.algorithms import build, resolve, resolve_config
+from mbrlbench.algorithms.registry import build, resolve, resolve_config
 from mbrlbench.algorithms.mbmpo import MBMPO, pooled_mean, sample_real
 from mbrlbench.components.mse_ensemble import DeterministicEnsemble
 from mbrlbench.components.policy_gradient import LinearFeatureBaseline

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from mbrlbench.algorithms import build, resolve, resolve_config
+from mbrlbench.algorithms.registry import build, resolve, resolve_config
 from mbrlbench.algorithms.base import Episode
 from mbrlbench.components.model_diagnostics import (
     ERROR_CAP,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from mbrlbench.algorithms import ALGORITHMS
+from mbrlbench.algorithms.registry import ALGORITHMS
 from mbrlbench.policy_eval import evaluate_policy
 from mbrlbench.rundir import REQUIRED_COLUMNS, read_json
 from mbrlbench.runner.evaluate import run_base_seed

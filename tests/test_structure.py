@@ -12,13 +12,20 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import import_graph  # noqa: E402
 
 REPORT_MUST_NOT_REACH = ("torch", "gymnasium", "mujoco", "mbrlbench.tasks", "mbrlbench.suite")
+TORCH_FREE_ALGORITHM_MODULES = ("mbrlbench.algorithms", "mbrlbench.algorithms.catalog")  # the facts, no code
 
 
 def test_report_reaches_neither_runner_nor_tasks_nor_torch():
     _, edges = import_graph.graph()
     for module in ("mbrlbench.report.build", "mbrlbench.report.load", "mbrlbench.rundir"):
         reached = import_graph.reach(module, edges, lazy=True)
-        bad = [m for m in reached if m in REPORT_MUST_NOT_REACH or m.startswith(("mbrlbench.runner", "mbrlbench.alg"))]
+        bad = [
+            m
+            for m in reached
+            if m in REPORT_MUST_NOT_REACH
+            or m.startswith("mbrlbench.runner")
+            or (m.startswith("mbrlbench.alg") and m not in TORCH_FREE_ALGORITHM_MODULES)
+        ]
         assert not bad, (module, bad)
 
 
@@ -33,7 +40,7 @@ def test_the_graph_sees_real_edges():
 
 def test_algorithm_modules_import_only_their_base_class():
     for path in sorted((ROOT / "mbrlbench" / "algorithms").glob("*.py")):
-        if path.name in ("__init__.py", "base.py"):
+        if path.name in ("__init__.py", "base.py", "registry.py", "catalog.py"):
             continue
         tree = ast.parse(path.read_text())
         bases = {
@@ -45,10 +52,10 @@ def test_algorithm_modules_import_only_their_base_class():
         }
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mbrlbench.algorithms"):
-                if node.module in ("mbrlbench.algorithms.base",):
+                if node.module in ("mbrlbench.algorithms.base", "mbrlbench.algorithms.catalog"):
                     continue
                 names = {alias.name for alias in node.names}
-                assert node.module != "mbrlbench.algorithms", f"{path.name} imports the registry"
+                assert node.module != "mbrlbench.algorithms.registry", f"{path.name} imports the registry"
                 assert names <= bases, f"{path.name} imports {names - bases} from {node.module}, not a base class"
 
 

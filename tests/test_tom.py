@@ -10,7 +10,7 @@ import torch
 from conftest import micro_suite, unbroken_and_resumed
 from scipy import stats
 
-from mbrlbench.algorithms import build, resolve, resolve_config
+from mbrlbench.algorithms.registry import build, resolve, resolve_config
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.ensemble import ProbabilisticEnsemble
 from mbrlbench.components.mdn import MixtureDensityModel

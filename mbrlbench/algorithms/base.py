@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -14,6 +13,7 @@ import mujoco
 import numpy as np
 import torch
 
+from mbrlbench.algorithms.catalog import Deviation, render_deviations
 from mbrlbench.components.config import AlgorithmConfig
 from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec
@@ -21,6 +21,7 @@ from mbrlbench.tasks import TaskSpec
 __all__ = [
     "Algorithm",
     "AlgorithmConfig",
+    "AlgorithmSpec",
     "Deviation",
     "Fidelity",
     "TrainControl",
@@ -135,27 +136,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _always(task: str, config: Any) -> bool:
-    return True
-
-
-@dataclass(frozen=True)
-class Deviation:
-    """One way a run differs from the paper's or official code's setting. ``text`` may name ``{task}`` and
-    ``{config.<field>}``; ``when(task, config)`` says whether it applies (default: always)."""
-
-    text: str
-    when: Callable[[str, Any], bool] = _always
-
-    def render(self, task: str, config: Any) -> str:
-        return self.text.format(task=task, config=config)
-
-
-def render_deviations(deviations: Sequence[Deviation], task: str, config: Any) -> list[str]:
-    """The texts of the deviations that apply to a run of ``task`` with ``config``, in their order."""
-    return [d.render(task, config) for d in deviations if d.when(task, config)]
 
 
 @dataclass
@@ -323,3 +303,13 @@ def _save(value: Any) -> Any:
     if callable(getattr(value, "state_dict", None)):
         return value.state_dict()
     return copy.deepcopy(value)
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    """What an algorithm module gives the registry: its class, its config model and how its runs differ from
+    the paper's setting (the facts about the algorithm live in ``catalog.py``)."""
+
+    algorithm: type[Algorithm]
+    config: type[AlgorithmConfig]
+    deviations: tuple[Deviation, ...] = ()

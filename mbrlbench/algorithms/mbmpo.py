@@ -30,7 +30,7 @@ import torch
 from pydantic import Field, model_validator
 from torch.func import functional_call, vmap
 
-from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity, space_dims
+from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Fidelity, space_dims
 from mbrlbench.algorithms.base import Episode as EvalEpisode
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.config import RllabPolicyGradientFields
@@ -50,10 +50,6 @@ from mbrlbench.components.policy_gradient import (
 from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.components.trajectories import Trajectories, advantages, model_rollouts
 from mbrlbench.tasks import TaskSpec
-
-SUMMARY = "Model-based meta-policy optimization: TRPO through a MAML step over a model ensemble (Clavera et al. 2018)"
-SOURCE = "jonasrothfuss/model_ensemble_meta_learning experiments/run_scripts/mf_comparison/mb_mpo_train.py"
-PAPER_METRIC = "mbmpo/pre_update_return"  # the paper plots PrePolicy-AverageReturn (plots/comparison_mf.py:128-130)
 
 
 class MBMPOConfig(RllabPolicyGradientFields):
@@ -94,12 +90,6 @@ class MBMPOConfig(RllabPolicyGradientFields):
         if self.meta_batch_size % self.num_models:
             raise ValueError(f"meta_batch_size ({self.meta_batch_size}) must be a multiple of num_models")
         return self
-
-
-PRESETS: dict[str, dict[str, Any]] = {}
-# [repo n_itr=100]: 5,000 random steps + 99 x 4,000 on the horizon-200 tasks (n_timesteps, the nominal count,
-# see ``collect_real``); the same budget on the standard tasks (no Humanoid in the paper).
-PAPER_ENV_STEPS = {t: 401_000 for b in ("halfcheetah", "hopper", "walker2d", "ant") for t in (b, f"{b}_h200")}
 
 
 DEVIATIONS = (
@@ -434,4 +424,4 @@ class MBMPO(Algorithm):
         return value
 
 
-ALGORITHM, CONFIG = MBMPO, MBMPOConfig
+SPEC = AlgorithmSpec(MBMPO, MBMPOConfig, DEVIATIONS)

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Deviation, Episode, Fidelity
+from mbrlbench.algorithms.base import AlgorithmSpec, Episode, Fidelity
+from mbrlbench.algorithms.catalog import MBPO_ENV_DEVIATIONS
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
 from mbrlbench.components.buffers import Batch, ReplayBuffer
 from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_buffer_size, model_io
@@ -26,12 +27,10 @@ from mbrlbench.components.model_diagnostics import MODEL_KEYS, model_errors, nan
 from mbrlbench.components.rollouts import DynamicsModel, branched_rollout, rollout_length
 from mbrlbench.tasks import TaskSpec
 
-SUMMARY = "Model-Based Policy Optimization (Janner et al. 2019)"
-SOURCE = "jannerm/mbpo@ac694ff examples/config/<env>/0.py + examples/development/base.py"
-
 
 class MBPOConfig(SACConfigFields, EnsembleConfigFields):
-    """MBPO hyperparameters; defaults are the official Hopper config, ``PRESETS`` hold the other tasks."""
+    """MBPO hyperparameters; defaults are the official Hopper config, ``catalog.MBPO_PRESETS`` hold the other
+    tasks."""
 
     epoch_length: int = Field(1000, ge=1, description="Env steps per epoch; the schedule counts epochs [repo 0.py].")
     model_train_freq: int = Field(250, ge=1, description="Env steps between model fits and rollouts [repo 0.py].")
@@ -47,62 +46,6 @@ class MBPOConfig(SACConfigFields, EnsembleConfigFields):
     max_holdout: int = Field(5000, ge=0, description="Cap on holdout size [repo bnn.py].")
     model_patience: int = Field(5, ge=0, description="Epochs without 1% holdout gain before stop [repo bnn.py].")
     model_max_epochs: int | None = Field(None, ge=1, description="Cap on epochs per fit; None = official (none).")
-
-
-# Per-task settings of the official configs (``examples/config/<env>/0.py``) over the Hopper defaults.
-PRESETS: dict[str, dict[str, Any]] = {
-    "hopper": {"target_entropy": -1.0},
-    "walker2d": {"rollout_schedule": (20, 150, 1, 1), "target_entropy": -3.0},
-    "halfcheetah": {"rollout_schedule": (20, 150, 1, 1), "target_entropy": -3.0, "n_train_repeat": 40},
-    "ant": {"rollout_schedule": (20, 100, 1, 25), "target_entropy": -4.0},
-    # Max length 25 since 7ffb5e4 (2020-04-06, "updated humanoid config"; 20 at the older 5cbe2fa); mbrl-lib: 25.
-    "humanoid": {
-        "rollout_schedule": (20, 300, 1, 25),
-        "target_entropy": -2.0,
-        "model_train_freq": 1000,
-        "model_retain_epochs": 5,
-        "model_hidden": 400,
-    },
-    # 500 initial steps: since c87eaaf the per-env config overrides base.py's 5000 (base.py:129-137).
-    "inverted_pendulum": {
-        "epoch_length": 250,
-        "n_train_repeat": 10,
-        "rollout_schedule": (1, 15, 1, 1),
-        "target_entropy": -0.05,
-        "n_initial_exploration_steps": 500,
-    },
-}
-# Budgets count every real step, exploration included. inverted_pendulum: 80 epochs x 250 steps after the 500
-# exploration steps (examples/config/inverted_pendulum/0.py:11-12, 34; exploration runs before the epoch loop,
-# mbpo/algorithms/mbpo.py:185-199, softlearning/algorithms/rl_algorithm.py:81-91, at ac694ff).
-PAPER_ENV_STEPS = {
-    "hopper": 125_000,
-    "walker2d": 300_000,
-    "halfcheetah": 400_000,
-    "ant": 300_000,
-    "humanoid": 300_000,
-    "inverted_pendulum": 20_500,
-}
-
-
-# How a run differs from the official setting; TOM and MnM share these (``MBPO.env_deviations``).
-ENV_DEVIATIONS: tuple[Deviation, ...] = (
-    Deviation(
-        "gymnasium v5 env on MuJoCo 3.3 instead of gym v2 on MuJoCo 1.50 (v5: healthy reward only while healthy)"
-    ),
-    Deviation(
-        "Walker2d-v5 fixes the left-foot friction: dynamics differ from v2", lambda t, c: t.startswith("walker2d")
-    ),
-    Deviation(
-        "truncated obs via v5 include_* flags; v5 reward (Ant-v5 contact cost on), predicted by the model",
-        lambda t, c: t.startswith(("ant", "humanoid")),
-    ),
-    Deviation(
-        "termination checks |obs[1:]| < 100 on both sides (official checks only the upper bound)",
-        lambda t, c: t.startswith("hopper"),
-    ),
-)
-DEVIATIONS = ENV_DEVIATIONS
 
 
 class MBPO(SACDriven):
@@ -123,11 +66,6 @@ class MBPO(SACDriven):
         "model.optimizer",
         "model_buffer",
     )
-
-    # registry data the MBPO family shares (TOM's and MnM's modules may import only the class)
-    env_deviations: ClassVar[tuple[Deviation, ...]] = ENV_DEVIATIONS
-    mbpo_presets: ClassVar[dict[str, dict[str, Any]]] = PRESETS
-    mbpo_env_steps: ClassVar[dict[str, int]] = PAPER_ENV_STEPS
 
     def __init__(self, config: MBPOConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
         super().__init__(config, task, device, seed)
@@ -247,4 +185,5 @@ class MBPO(SACDriven):
         return batch
 
 
-ALGORITHM, CONFIG = MBPO, MBPOConfig
+# Every MBPO-family run compares with curves made on gym v2 (catalog.MBPO_ENV_DEVIATIONS).
+SPEC = AlgorithmSpec(MBPO, MBPOConfig, MBPO_ENV_DEVIATIONS)

@@ -31,7 +31,7 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call
 
-from mbrlbench.algorithms.base import Algorithm, Deviation, Episode, Fidelity
+from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Episode, Fidelity
 from mbrlbench.components.config import PolicyGradientFields
 from mbrlbench.components.dynamics import EnsembleConfigFields, StridedModelData, ensemble_from_config, model_io
 from mbrlbench.components.mlp import mlp
@@ -53,12 +53,6 @@ from mbrlbench.components.policy_gradient import (
 from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.tasks import TaskSpec, action_bounds
-
-SUMMARY = "Model Gradient: model trained to match real policy gradients, PPO/TRPO backbone (Jia et al. 2024)"
-SOURCE = (
-    "doi 10.1007/s11704-023-3150-5 (abstract only; no public code): interpretation; L2 form from PAML "
-    "(arXiv 2003.00030); PPO settings from openai/baselines ppo2 defaults.mujoco()"
-)
 
 
 class MGConfig(EnsembleConfigFields, PolicyGradientFields):
@@ -136,22 +130,6 @@ class MGConfig(EnsembleConfigFields, PolicyGradientFields):
         if self.model_data_ratio > 0 and self.policy_rollouts == 0:
             raise ValueError("model_data_ratio > 0 needs policy_rollouts > 0")
         return self
-
-
-# InvertedPendulum (our CPU check, not in any paper): smaller batches and a smaller model, so a CPU run learns
-# in minutes; the real batch divides the suites' eval intervals.
-PRESETS: dict[str, dict[str, Any]] = {
-    "inverted_pendulum": {
-        "batch_steps": 1000,
-        "model_hidden": 64,
-        "model_layers": 2,
-        "model_rollouts": 128,
-        "policy_rollouts": 256,
-        "ppo_minibatches": 16,
-    },
-}
-# The MG paper's budgets are unknown; MBPO's budgets for the same tasks keep the suites comparable.
-PAPER_ENV_STEPS = {"hopper": 125_000, "walker2d": 300_000, "halfcheetah": 400_000, "ant": 300_000, "humanoid": 300_000}
 
 
 # How a run differs from the paper (whose settings are unknown beyond the abstract).
@@ -464,4 +442,4 @@ class MG(Algorithm):
         return out
 
 
-ALGORITHM, CONFIG = MG, MGConfig
+SPEC = AlgorithmSpec(MG, MGConfig, DEVIATIONS)

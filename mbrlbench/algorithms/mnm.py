@@ -22,19 +22,14 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Deviation, Fidelity
+from mbrlbench.algorithms.base import AlgorithmSpec, Deviation, Fidelity
+from mbrlbench.algorithms.catalog import MBPO_ENV_DEVIATIONS
 from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.classifier import StandardizedClassifier, classifier_loss
 from mbrlbench.components.ensemble import ProbabilisticEnsemble, model_io
 from mbrlbench.components.optim import adam, frozen
 from mbrlbench.tasks import TaskSpec
-
-SUMMARY = "Mismatched No More: classifier-augmented reward and model value step on MBPO (Eysenbach et al. 2022)"
-SOURCE = (
-    "arXiv 2110.02758 (abstract) + ben-eysenbach/mnm experiments.ipynb (tabular bound); deep-RL code not public: "
-    "interpretation on the MBPO core (jannerm/mbpo@5cbe2fa settings)"
-)
 
 
 class MnMConfig(MBPOConfig):
@@ -107,15 +102,11 @@ class MnMConfig(MBPOConfig):
     )
 
 
-PRESETS = MBPO.mbpo_presets
-PAPER_ENV_STEPS = MBPO.mbpo_env_steps
-
-
 # How a run differs from the paper: all of MBPO's env deviations, plus that this is an interpretation.
 DEVIATIONS = (
     Deviation("no public deep-RL code: an interpretation of the paper's bound (docs/algorithms/mnm.md)"),
     Deviation("MBPO's per-task settings and schedule; the paper's MuJoCo hyperparameters were not verified"),
-    *MBPO.env_deviations,
+    *MBPO_ENV_DEVIATIONS,
     Deviation(
         "reward_lambda {config.reward_lambda} (the bound weighs the KL term by 1)",
         lambda t, c: c.reward_lambda != 1.0,
@@ -310,4 +301,4 @@ class MnM(MBPO):
         return base_reward(torch.as_tensor(rewards), self.config).numpy()
 
 
-ALGORITHM, CONFIG = MnM, MnMConfig
+SPEC = AlgorithmSpec(MnM, MnMConfig, DEVIATIONS)

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Deviation, Fidelity
+from mbrlbench.algorithms.base import AlgorithmSpec, Deviation, Fidelity
+from mbrlbench.algorithms.catalog import MBPO_ENV_DEVIATIONS
 from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.classifier import TransitionClassifier, classifier_loss
@@ -33,9 +34,6 @@ from mbrlbench.components.mdn import MixtureDensityModel
 from mbrlbench.components.occupancy import DualValue, effective_sample_size
 from mbrlbench.components.optim import adam
 from mbrlbench.tasks import TaskSpec
-
-SUMMARY = "Transition occupancy matching: MBPO with a policy-weighted model fit (Ma et al. 2023)"
-SOURCE = "kausiksivakumar/TOM@4d196c3 mbpo.py, smodice_pytorch.py, discriminator_pytorch.py, mdn.py"
 
 
 class TOMConfig(MBPOConfig):
@@ -127,19 +125,8 @@ class TOMConfig(MBPOConfig):
     q_batch_size: int = Field(256, ge=1, description="Dual value minibatch [repo m_batch_size].")
 
 
-# Official: one setting for all tasks except Humanoid's wider model. InvertedPendulum is not in the paper;
-# it starts learning after 500 steps like MBPO's pendulum config, so CPU runs show learning quickly.
-PRESETS: dict[str, dict[str, Any]] = {
-    "humanoid": {"model_hidden": 400},
-    "inverted_pendulum": {"n_initial_exploration_steps": 500, "epoch_length": 250},
-}
-# Official: 125 (hopper) or 300 epochs of 1,000 steps after 5,000 exploration steps (TOM's mbpo.py:140, 149-152,
-# 267-274, 396-410); our env_steps count the exploration too: 130k and 305k real steps.
-PAPER_ENV_STEPS = {"hopper": 130_000, "walker2d": 305_000, "halfcheetah": 305_000, "ant": 305_000, "humanoid": 305_000}
-
-
 DEVIATIONS = (
-    *MBPO.env_deviations,
+    *MBPO_ENV_DEVIATIONS,
     Deviation(
         "InvertedPendulum is not in the TOM paper (500 initial steps, as MBPO's pendulum config)",
         lambda t, c: t == "inverted_pendulum",
@@ -351,4 +338,4 @@ class TOM(MBPO):
             self.build_discriminator()  # its draws are undone: the base restores the RNG last
 
 
-ALGORITHM, CONFIG = TOM, TOMConfig
+SPEC = AlgorithmSpec(TOM, TOMConfig, DEVIATIONS)

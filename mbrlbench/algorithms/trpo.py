@@ -9,13 +9,13 @@ last episode is completed, so an iteration may overshoot); advantages; one TRPO 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
-from mbrlbench.algorithms.base import Algorithm, Deviation, Fidelity
+from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Fidelity
 from mbrlbench.components.config import RllabPolicyGradientFields
 from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
@@ -29,9 +29,6 @@ from mbrlbench.components.policy_gradient import (
 from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.components.trajectories import Trajectories, advantages, pad_episodes
 from mbrlbench.tasks import TaskSpec
-
-SUMMARY = "Model-free TRPO with MB-MPO's policy class (the MB-MPO paper's baseline)"
-SOURCE = "rllab TRPO / PPO (Schulman et al. 2015, 2017), as compared in MB-MPO's mf_comparison"
 
 
 class TRPOConfig(RllabPolicyGradientFields):
@@ -54,18 +51,10 @@ class TRPOConfig(RllabPolicyGradientFields):
         return 1.0 if self.optimizer == "trpo" else 0.95
 
 
-PRESETS: dict[str, dict[str, Any]] = {}
-# [repo n_itr=100]: 5,000 random steps + 99 x 4,000 on the horizon-200 tasks; the same budget on the
-# standard tasks (no Humanoid in the paper).
-PAPER_ENV_STEPS = {t: 401_000 for b in ("halfcheetah", "hopper", "walker2d", "ant") for t in (b, f"{b}_h200")}
-
-
 DEVIATIONS = (
     Deviation("gymnasium v5 MuJoCo instead of the rllab envs: returns are not comparable with the MB-MPO paper's"),
     Deviation("the paper's model-free runs used their own batch sizes, which were not read; 4,000 steps here"),
 )
-# rllab's AverageReturn: the stochastic policy's episodes of each iteration, as MB-MPO's
-PAPER_METRIC = "train_return"
 
 
 class OnPolicyPG(Algorithm):
@@ -167,4 +156,4 @@ class OnPolicyPG(Algorithm):
                 self.optimizer.step()
 
 
-ALGORITHM, CONFIG = OnPolicyPG, TRPOConfig
+SPEC = AlgorithmSpec(OnPolicyPG, TRPOConfig, DEVIATIONS)

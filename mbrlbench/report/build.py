@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mbrlbench.algorithms.catalog import ALGORITHM_NAMES, comparable
 from mbrlbench.console import plain_console
 from mbrlbench.errors import UserInputError
 from mbrlbench.outputs import check_output_dir, staged
@@ -72,8 +73,8 @@ def _protocol_text(delta: float) -> str:
   most 5% of the time; whether a real gap is caught depends on the seeds and the spread, so each row gives
   **detectable**, the |d| found with 80% probability at these seeds (as % of the reference), and the **seeds**
   (ours; per side for two result sets) that would resolve ±10% and ±25%, `unreachable` when the paper's own
-  seeds leave more uncertainty than that. `not comparable` when env or protocol differ (MB-MPO's rllab or
-  third-party numbers), `no reference` where no paper number exists.
+  seeds leave more uncertainty than that. `not comparable` when env or protocol differ (the catalog marks
+  {", ".join(n for n in ALGORITHM_NAMES if not comparable(n))}), `no reference` where no paper number exists.
 - **Curve windows.** Where an algorithm has an official curve on a task (MBPO: `references/mbpo_official.csv`,
   a point every 1,000 steps), the row "window" judges the mean of each seed's last {window.WIDTH}
   evaluations (up to where every run stopped) against the official curve's mean over the same steps; the

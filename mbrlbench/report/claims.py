@@ -1,6 +1,7 @@
-"""The papers' claims, tested per task inside one result set: each claim compares two of its algorithms at
-the largest step both reached, by the verdict rule of ``verdicts`` (Welch's t with an equivalence test),
-with the probability of improvement beside it as an effect size (rliable's, not the verdict's basis)."""
+"""The papers' claims (``algorithms/catalog.py``), tested per task inside one result set: each claim compares
+two of its algorithms at the largest step both reached, by the verdict rule of ``verdicts`` (Welch's t with an
+equivalence test), with the probability of improvement beside it as an effect size (rliable's, not the
+verdict's basis)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from mbrlbench.algorithms.catalog import CLAIMS
 from mbrlbench.report import stats, verdicts
 from mbrlbench.report.format import fmt, pct
-
-# (paper, claim, ours, baseline, kind): each tested inside one suite when both sides ran (shared/algorithms.md).
-# "better": ours significantly above the baseline; "competitive": ours not below the baseline by more than
-# delta (non-inferiority: the one-sided 95% bound of the difference above -delta * |baseline|).
-CLAIMS = [
-    ("MBPO", "MBPO learns faster than model-free SAC", "mbpo", "sac", "better"),
-    ("TOM", "TOM's policy-aware weights beat the same model trained uniformly", "tom", "tom_uniform", "better"),
-    ("MnM", "MnM is competitive with MBPO", "mnm", "mbpo", "competitive"),
-    ("MG", "MG beats the same policy-gradient backbone with an MLE model", "mg", "mg_mle", "better"),
-    ("MB-MPO", "MB-MPO is more sample-efficient than model-free TRPO", "mbmpo", "trpo", "better"),
-    ("MB-MPO", "MB-MPO is more sample-efficient than model-free PPO", "mbmpo", "ppo", "better"),
-]
 
 
 def claim_verdict(judgement: verdicts.Judgement, kind: str, delta: float) -> str:
@@ -49,7 +39,8 @@ def _row(paper: str, claim: str, ours: str, baseline: str, kind: str, task: str 
 
 def claims_table(curves: pd.DataFrame, delta: float = 0.10) -> pd.DataFrame:
     rows = []
-    for paper, claim, ours, baseline, kind in CLAIMS:
+    for c in CLAIMS:
+        paper, claim, ours, baseline, kind = c.paper, c.text, c.ours, c.baseline, c.kind
         tasks = sorted(
             set(curves.loc[curves["algorithm"] == ours, "task"])
             & set(curves.loc[curves["algorithm"] == baseline, "task"])

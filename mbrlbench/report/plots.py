@@ -19,10 +19,11 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from mbrlbench.algorithms.catalog import ORDER
 from mbrlbench.report import stats
 from mbrlbench.report.tables import swept_columns
 
-KNOWN_ORDER = ["mbpo", "sac", "tom", "tom_uniform", "mnm", "mbmpo", "me_trpo", "trpo", "ppo", "mg", "mg_mle"]
+KNOWN_ORDER = list(ORDER)  # the catalog's order: each algorithm keeps its colour in every figure
 _PALETTE = sns.color_palette("colorblind", 10) + sns.color_palette("dark", 10)
 THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.0f}")
 
@@ -126,18 +127,19 @@ def learning_curves(
             if sub.empty:
                 continue
             color = color_of(algo, algorithms)
-            if algo == "mbpo":
-                off = official[(official["task"] == task) & (official["env_steps"] <= xmax * 1.05)]
-                if not off.empty:
-                    ax.fill_between(
-                        off["env_steps"],
-                        off["return_mean"] - off["return_std"],
-                        off["return_mean"] + off["return_std"],
-                        color="0.6",
-                        alpha=0.25,
-                        lw=0,
-                        label="MBPO paper (official curve, mean ± std)",
-                    )
+            off = official[
+                (official["algorithm"] == algo) & (official["task"] == task) & (official["env_steps"] <= xmax * 1.05)
+            ]
+            if not off.empty:  # the algorithm's official curve, behind its line
+                ax.fill_between(
+                    off["env_steps"],
+                    off["return_mean"] - off["return_std"],
+                    off["return_mean"] + off["return_std"],
+                    color="0.6",
+                    alpha=0.25,
+                    lw=0,
+                    label=f"{algo} paper (official curve, mean ± std)",
+                )
             if reference_curves is not None:
                 ref = reference_curves[(reference_curves["task"] == task) & (reference_curves["algorithm"] == algo)]
                 if not ref.empty:

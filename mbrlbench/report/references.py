@@ -9,14 +9,11 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from mbrlbench.algorithms.catalog import comparable
 from mbrlbench.errors import UserInputError
 from mbrlbench.rundir import task_base
 
 REFERENCES = resources.files("mbrlbench") / "references"
-# A paper number is comparable to our run when the protocol matches closely enough that the verdict means
-# something: the MBPO curves (gym v2 vs our v5: small known differences, listed as deviations) are; MB-MPO's
-# numbers come from rllab 200-step envs or third-party 1000-step reruns, which are not.
-NOT_COMPARABLE_ALGORITHMS = {"mbmpo"}
 INVERTED_PENDULUM_MAX = 1000.0  # maximum return of InvertedPendulum-v5 (1 per step, 1000 steps)
 # One return or an array of them: score() keeps the kind it is given.
 ScoreInput = TypeVar("ScoreInput", float, np.ndarray)
@@ -35,7 +32,9 @@ def paper_results(path: Path | None = None) -> pd.DataFrame:
         df = _read_paper_file(Path(path))
     df["n_seeds_int"] = pd.to_numeric(df["n_seeds"].astype(str).str.extract(r"^(\d+)")[0], errors="coerce")
     env = df.get("env_in_source", pd.Series("", index=df.index)).astype(str)
-    df["comparable"] = ~df["algorithm"].isin(NOT_COMPARABLE_ALGORITHMS) & ~env.str.contains("NOT the")
+    # comparable: the protocol matches closely enough that a verdict means something (the catalog says which
+    # algorithms' numbers are; a row whose env is marked "NOT the" ... is not either)
+    df["comparable"] = df["algorithm"].map(lambda a: comparable(str(a))) & ~env.str.contains("NOT the")
     return df
 
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from mbrlbench.algorithms.catalog import metric_note as catalog_metric_note
 from mbrlbench.report import stats, verdicts, window
 from mbrlbench.report.format import fmt, pct
 from mbrlbench.report.references import normalization, score
@@ -438,9 +439,10 @@ def metric_note(df: pd.DataFrame) -> str:
     if not pairs:
         return ""
     names = "; ".join(f"`{algo}`: `{metric}`" for algo, metric in pairs)
+    notes = sorted({note for algo, _ in pairs if (note := catalog_metric_note(str(algo)))})
+    what = f" ({'; '.join(notes)})" if notes else ""
     return (
-        f"\n¹ Ours is the return the paper plots, not the deterministic evaluation: {names} (MB-MPO: the "
-        "stochastic pre-update policy's mean episode return, official `PrePolicy-AverageReturn`). The runner's "
+        f"\n¹ Ours is the return the paper plots, not the deterministic evaluation: {names}{what}. The runner's "
         "deterministic evaluation of these runs is in `eval/deterministic_return`.\n"
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mbrlbench.algorithms import ALGORITHMS
+from mbrlbench.algorithms.registry import ALGORITHMS
 from mbrlbench.suite import RunSpec
 from mbrlbench.tasks import TaskSpec
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from mbrlbench import algorithms
+from mbrlbench.algorithms import registry
 from mbrlbench.algorithms.base import Algorithm, seed_everything
 from mbrlbench.rundir import (
     CHECKPOINT,
@@ -249,7 +249,7 @@ class RunLifecycle:
     def _start_or_resume(self, action: str) -> Algorithm:
         spec = self.spec
         seed_everything(spec.seed)
-        algo = algorithms.build(spec.algorithm, spec.config, spec.task, self.torch_device, spec.seed)
+        algo = registry.build(spec.algorithm, spec.config, spec.task, self.torch_device, spec.seed)
         self.algo = algo
         columns = (*REQUIRED_COLUMNS, *algo.diagnostic_keys, *algo.evaluation_keys)
         self.mirror = TensorBoardMirror(self.run_dir / TENSORBOARD) if spec.tensorboard else None

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from mbrlbench import algorithms
+from mbrlbench.algorithms import registry
 from mbrlbench.suite import RunSpec
 
 
@@ -64,7 +64,7 @@ def full_config(spec: RunSpec, device: torch.device) -> dict[str, Any]:
     return {
         **algorithmic_config(spec),
         "fidelity": spec.fidelity,
-        "paper_metric": algorithms.ALGORITHMS[spec.algorithm].paper_metric,  # the column the report compares
+        "paper_metric": registry.ALGORITHMS[spec.algorithm].paper_metric,  # the column the report compares
         "deviations": list(spec.deviations),
         "config_hash": config_hash(spec),
         "recorded": {  # not hashed: another machine or commit never blocks a resume
