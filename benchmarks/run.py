@@ -316,7 +316,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     import mbrlbench
-    from mbrlbench import algorithms
+    from mbrlbench.algorithms import registry
     from mbrlbench.algorithms.base import seed_everything
     from mbrlbench.runner.lifecycle import resolve_device
     from mbrlbench.tasks import get_task
@@ -335,10 +335,10 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     timer = PhaseTimer(sync if job.get("phase_sync", True) else lambda: None)
     timer.install()
     seed_everything(0)
-    base, layer = algorithms.resolve(job["algorithm"])
-    config = algorithms.resolve_config(base, job["task"], {**(layer or {}), **job["overrides"]})
+    base, layer = registry.resolve(job["algorithm"])
+    config = registry.resolve_config(base, job["task"], {**(layer or {}), **job["overrides"]})
     task = get_task(job["task"])
-    algo = algorithms.build(base, config, task, device, seed=0)
+    algo = registry.build(base, config, task, device, seed=0)
 
     def meters() -> dict[str, float]:
         """Cumulative counters; the window keeps their increase over itself."""
@@ -471,11 +471,11 @@ def memory_check(task_name: str = "humanoid") -> dict[str, Any]:
     grow it from the next-longest horizon, as the schedule does: does it fit, and at what peak?"""
     import torch
 
-    from mbrlbench import algorithms
+    from mbrlbench.algorithms import registry
     from mbrlbench.components.buffers import ReplayBuffer
     from mbrlbench.tasks import get_task
 
-    config = algorithms.resolve_config("mbpo", task_name)
+    config = registry.resolve_config("mbpo", task_name)
     env = get_task(task_name).make_env()
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     per_epoch = config.rollout_batch_size * config.epoch_length // config.model_train_freq
