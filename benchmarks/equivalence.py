@@ -7,6 +7,8 @@
 The base checkout is a detached ``git worktree`` under ``--cache``; its results are kept there per commit and
 reused, so a second check only runs the current code. Both sides run on this machine, one thread per run,
 through the CLI (``python -m mbrlbench.cli run``), with PYTHONPATH selecting the checkout.
+Columns that one side writes and the other does not (a new diagnostic) are listed, not failed; every value of
+every column both sides write must be identical.
 Exit status: 0 identical, 1 some run differs or is missing (each difference printed with its first row).
 """
 
@@ -61,33 +63,44 @@ def run_suite(code: Path, suite: str, out: Path, only: list[str], jobs: int) -> 
     subprocess.run(cmd, env=env, check=False, cwd=code)
 
 
-def without_timing(path: Path) -> str:
-    """The CSV's text with the timing columns removed, every other byte kept."""
+def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The CSV's header and rows with the timing columns removed, every other byte of each cell kept."""
     rows = list(csv.reader(io.StringIO(path.read_text(), newline="")))
     keep = [i for i, name in enumerate(rows[0]) if name not in TIMING_COLUMNS]
-    return "".join(",".join(row[i] for i in keep) + "\n" for row in rows)
+    return [rows[0][i] for i in keep], [[row[i] for i in keep] for row in rows[1:]]
 
 
-def compare(base: Path, current: Path) -> list[str]:
-    """One line per run folder of this check whose CSV differs from the base's or is missing there."""
-    problems = []
+def compare(base: Path, current: Path) -> tuple[list[str], list[str]]:
+    """(problems, notes): one problem per run folder whose CSV differs from the base's on the columns both sides
+    write, or is missing there; one note per run whose columns were added or removed (an intended change, e.g.
+    a new diagnostic, is listed but does not fail the check; the values of every shared column must match)."""
+    problems, notes = [], []
     names = {p.relative_to(current) for p in current.rglob("progress.csv")}
     for name in sorted(names):
         a, b = base / name, current / name
         if not a.exists() or not b.exists():
             problems.append(f"{name.parent}: missing at {'base' if not a.exists() else 'current'}")
             continue
-        ta, tb = without_timing(a), without_timing(b)
-        if ta != tb:
-            la, lb = ta.splitlines(), tb.splitlines()
+        (ha, ra), (hb, rb) = read_table(a), read_table(b)
+        added, removed = [c for c in hb if c not in ha], [c for c in ha if c not in hb]
+        if added or removed:
+            notes.append(f"{name.parent}: columns added {added or '-'}, removed {removed or '-'}")
+        shared = [c for c in ha if c in hb]
+        ia, ib = [ha.index(c) for c in shared], [hb.index(c) for c in shared]
+        la = [",".join(row[i] for i in ia) for row in ra]
+        lb = [",".join(row[i] for i in ib) for row in rb]
+        if la != lb:
             i = next((i for i, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y), min(len(la), len(lb)))
+            column = ""
+            if i < min(len(la), len(lb)):
+                column = next(c for c, x, y in zip(shared, la[i].split(","), lb[i].split(","), strict=True) if x != y)
             problems.append(
-                f"{name.parent}: differs at line {i + 1}\n  base:    {la[i] if i < len(la) else '<none>'}\n"
-                f"  current: {lb[i] if i < len(lb) else '<none>'}"
+                f"{name.parent}: differs at data row {i + 1}{f' (first column: {column})' if column else ''}\n"
+                f"  base:    {la[i] if i < len(la) else '<none>'}\n  current: {lb[i] if i < len(lb) else '<none>'}"
             )
     if not names:
         problems.append("the current code wrote no progress.csv")
-    return problems
+    return problems, notes
 
 
 def main() -> None:
@@ -106,8 +119,8 @@ def main() -> None:
     suite = str(Path(args.suite).resolve()) if Path(args.suite).exists() else args.suite
     run_suite(checkout(args.base, args.cache), suite, base_out, args.only, args.jobs)
     run_suite(ROOT, suite, current_out, args.only, args.jobs)
-    problems = compare(base_out, current_out)
-    for line in problems:
+    problems, notes = compare(base_out, current_out)
+    for line in notes + problems:
         print(line)
     n = len(list(current_out.rglob("progress.csv")))
     print(f"{'DIFFERENT' if problems else 'identical'}: {n} runs of {args.suite} against {base_sha}")

@@ -19,8 +19,8 @@ import time
 import numpy as np
 import torch
 
-from mbrlbench.algorithms.registry import build, resolve_config
 from mbrlbench.algorithms.base import Episode
+from mbrlbench.algorithms.registry import build, resolve_config
 from mbrlbench.tasks import TASKS
 
 

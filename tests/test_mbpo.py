@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mbrlbench.algorithms.registry import ALGORITHMS, build, resolve_config
 from mbrlbench.algorithms.catalog import MBPO_PRESETS as PRESETS
+from mbrlbench.algorithms.registry import ALGORITHMS, build, resolve_config
 from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.tasks import TASKS
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 
-from mbrlbench.algorithms.registry import build, resolve, resolve_config
 from mbrlbench.algorithms.base import Episode
+from mbrlbench.algorithms.registry import build, resolve, resolve_config
 from mbrlbench.components.model_diagnostics import (
     ERROR_CAP,
     MODEL_KEYS,
