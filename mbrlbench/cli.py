@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad input (one line on stderr, nothing 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,12 +75,17 @@ def _suite_path(suite: str) -> Path:
 
 
 def _load(suite: str, only: list[str] | None, sets: list[str] | None = None) -> tuple[Suite, list[RunSpec]]:
+    from mbrlbench.components.config import RenamedSetting
     from mbrlbench.suite import SuiteError, load_suite
 
-    try:
-        loaded = load_suite(_suite_path(suite), sets or ())
-    except SuiteError as err:
-        raise fail_input(str(err)) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RenamedSetting)
+        try:
+            loaded = load_suite(_suite_path(suite), sets or ())
+        except SuiteError as err:
+            raise fail_input(str(err)) from None
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RenamedSetting)):
+        err_console.print(f"deprecated: {message}")
     runs = loaded.runs
     pairs: list[str] = []  # repeated and comma-separated; a piece without KEY= continues a sweep's run name
     for piece in (p for item in only or [] for p in item.split(",")):

@@ -350,7 +350,7 @@ def _sweep_points(spec: dict[str, Any], config_cls: type[AlgorithmConfig], at: K
     if not values:
         raise SuiteError("needs at least one hyperparameter with a list of values", at)
     for key, items in values.items():
-        if key not in config_cls.model_fields:
+        if key not in config_cls.model_fields and config_cls.renamed.get(key) not in config_cls.model_fields:
             raise SuiteError(f"unknown hyperparameter; allowed: {', '.join(config_cls.model_fields)}", (*at, key))
         if not isinstance(items, list) or not items:
             raise SuiteError(f"needs a non-empty list of values, got {items!r}", (*at, key))

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from mbrlbench.rundir import CHECKPOINT, PROGRESS, STATUS, TIMING_COLUMNS, read_json, write_json
 from mbrlbench.runner.lifecycle import StatusFile, run_one
+from mbrlbench.safe_torch import load_data
 from mbrlbench.suite import load_suite
 
 
@@ -80,7 +80,7 @@ def test_disk_full_during_checkpoint_fails_with_reason_and_resumes(tmp_path, sui
     run_dir = spec.run_dir(out)
     status = read_json(run_dir / STATUS)
     assert status["state"] == "failed" and "No space left on device" in status["error"]
-    kept = torch.load(run_dir / CHECKPOINT, weights_only=False)
+    kept = load_data(run_dir / CHECKPOINT)  # as the runner loads it: data only
     assert kept["rows"] == spec.checkpoint_every  # the first checkpoint, whole
     assert not list(run_dir.glob(".*.tmp"))
     proc = _cli(*args)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mbrlbench.components.config import RenamedSetting
 from mbrlbench.suite import SuiteError, load_suite
 
 BASE = """\
@@ -300,3 +301,43 @@ def test_cli_set_and_sweep_errors_exit_2_and_write_nothing(tmp_path):
         assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
         assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_old_spellings_of_renamed_settings_still_load_with_one_deprecation_line(tmp_path):
+    text = """\
+    name: t
+    tasks: [inverted_pendulum]
+    algorithms: [trpo, ppo, mg]
+    seeds: 1
+    env_steps: 1000
+    overrides:
+      trpo: {all: {max_kl: 0.02, cg_iters: 7}}
+      ppo: {inverted_pendulum: {ppo_lr: 0.001, ppo_minibatch: 32}}
+      mg: {all: {init_std: 0.5}}
+    sweeps:
+      trpo: {cg_damping: [0.001, 0.01]}
+    """
+    path = _write(tmp_path, text)
+    with pytest.warns(RenamedSetting, match="is now called"):
+        runs = load_suite(path).runs
+    trpo = [r.config for r in runs if r.variant.startswith("trpo")]
+    assert {c.trpo_damping for c in trpo} == {0.001, 0.01}
+    assert all(c.trpo_max_kl == 0.02 and c.trpo_cg_iters == 7 for c in trpo)
+    ppo = next(r.config for r in runs if r.variant == "ppo")
+    assert ppo.policy_lr == 0.001 and ppo.ppo_minibatch_size == 32
+    assert next(r.config for r in runs if r.variant == "mg").policy_init_std == 0.5
+    proc = subprocess.run(
+        [sys.executable, "-m", "mbrlbench.cli", "validate", str(path), "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("deprecated:")]
+    assert len(lines) == 6 and any("max_kl is now called trpo_max_kl" in line for line in lines)  # once per key
+    both = _write(
+        tmp_path,
+        BASE.replace("algorithms: [mbpo, sac]", "algorithms: [trpo]")
+        + "overrides:\n  trpo: {all: {max_kl: 0.02, trpo_max_kl: 0.03}}\n",
+    )
+    with pytest.raises(SuiteError, match="old name of trpo_max_kl"):
+        load_suite(both)

@@ -12,7 +12,7 @@ Official code: jonasrothfuss/model_ensemble_meta_learning (TF1/rllab), run scrip
      samples imagined paths with the pre-update policy in its model (``rollouts_per_task`` parallel slots
      per task, restarted after termination, until ``rollouts_per_task x model_horizon x meta_batch_size``
      completed samples); one vanilla policy-gradient step of size ``inner_lr`` adapts the policy to each task;
-     the adapted policies sample again; a TRPO step (KL <= ``max_kl``) on the post-update surrogate,
+     the adapted policies sample again; a TRPO step (KL <= ``trpo_max_kl``) on the post-update surrogate,
      differentiated through the inner step (second-order MAML), updates the pre-update policy.
 Rewards come from the model (it predicts the reward with the next state, as in MBPO); see docs/algorithms/mbmpo.md.
 An iteration is atomic: ``train(until)`` finishes the iteration it is in, so it may overshoot ``until``.
@@ -70,7 +70,7 @@ class MBMPOConfig(RllabPolicyGradientFields):
     n_initial_random_steps: int = Field(5000, ge=0, description="Uniform-random real samples first [repo].")
     meta_steps: int = Field(30, ge=1, description="MAML meta-steps per iteration [repo num_maml_steps_per_iter].")
     inner_lr: float = Field(1e-3, ge=0, description="Inner policy-gradient step, fixed [repo fast_lr].")
-    max_kl: float = Field(0.01, gt=0, description="TRPO trust region of the outer step [repo meta_step_size].")
+    trpo_max_kl: float = Field(0.01, gt=0, description="TRPO trust region of the outer step [repo meta_step_size].")
     gae_lambda: float = Field(1.0, ge=0, le=1, description="GAE lambda [rllab default 1].")
     buffer_size: int = Field(100_000, ge=1, description="Real data FIFO for the models [repo 1e5].")
     model_hidden: int = Field(512, ge=1, description="Model width, ReLU [repo (512, 512)].")
@@ -404,7 +404,7 @@ class MBMPO(Algorithm):
             kls = [gaussian_kl(*old[t], *self.policy.dist(post.obs[t], adapted[t])) for t in tasks]
             return pooled_mean(kls, post.valid)
 
-        result = trpo_step(list(theta.values()), loss_fn, kl_fn, c.max_kl, c.cg_iters, c.cg_damping)
+        result = trpo_step(list(theta.values()), loss_fn, kl_fn, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
         self.updates += 1
         self.adapted = current if c.meta_learning else [{k: v.detach() for k, v in theta.items()}] * c.meta_batch_size
         self.diagnostics.update(

@@ -46,10 +46,10 @@ from mbrlbench.components.policy_gradient import (
     flat_grad,
     gae_bootstrapped,
     gaussian_kl,
-    ppo_loss,
     vpg_loss,
     weighted_trpo_step,
 )
+from mbrlbench.components.ppo import Minibatching, Source, ValueFit, explained_variance, gaussian_entropy, ppo_epochs
 from mbrlbench.components.saved_policy import PolicySpec
 from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.tasks import TaskSpec, action_bounds
@@ -109,7 +109,7 @@ class MGConfig(EnsembleConfigFields, PolicyGradientFields):
     )
     gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda [ppo].")
     policy_hidden: int = Field(64, ge=1, description="Policy units per tanh hidden layer [ppo mlp 64x64].")
-    init_std: float = Field(1.0, gt=0, description="Initial action std (log-std 0) [ppo].")
+    policy_init_std: float = Field(1.0, gt=0, description="Initial action std (log-std 0) [ppo].")
     value_hidden: int = Field(64, ge=1, description="Value-network units per tanh layer [ppo value_network='copy'].")
     value_layers: int = Field(2, ge=1, description="Value-network hidden layers [ppo].")
     value_lr: float = Field(3e-4, gt=0, description="Value Adam lr [ppo lr].")
@@ -165,6 +165,7 @@ class MG(Algorithm):
         *("mg/grad_cosine_before", "mg/grad_cosine_after", "mg/grad_cosine_real_split", "mg/grad_norm_real"),
         *("mg/grad_norm_model", "mg/iterations", "model/loss", "model/nll", "model/val_loss", "model/fits"),
         *("rollout/survival", "policy/updates", "policy/kl", "policy/std", "policy/value_loss"),
+        *("policy/entropy", "policy/explained_variance"),
     )
     counter_keys: ClassVar[tuple[str, ...]] = ("mg/iterations", "model/fits", "policy/updates")
     checkpoint_attrs: ClassVar[tuple[str, ...]] = (
@@ -177,7 +178,7 @@ class MG(Algorithm):
         c = self.config = config
         self.low, self.high = action_bounds(self.env.env)
         self.termination_fn = task.termination_fn
-        self.policy = GaussianMLPPolicy(self.obs_dim, self.act_dim, c.policy_hidden, c.policy_layers, c.init_std)
+        self.policy = GaussianMLPPolicy(self.obs_dim, self.act_dim, c.policy_hidden, c.policy_layers, c.policy_init_std)
         self.policy.to(device)
         self.value = mlp(self.obs_dim, c.value_hidden, c.value_layers, 1, nn.Tanh).to(device)
         self.policy_opt = adam(self.policy.parameters(), lr=c.policy_lr, eps=1e-5)
@@ -205,7 +206,7 @@ class MG(Algorithm):
 
     @classmethod
     def diagnostic_keys_for(cls, config: MGConfig) -> tuple[str, ...]:
-        return (*cls.keys, *(["policy/clip_frac"] if config.backbone == "ppo" else []))
+        return (*cls.keys, *(["policy/clip_frac", "policy/approx_kl"] if config.backbone == "ppo" else []))
 
     @classmethod
     def evaluation_keys_for(cls, config: MGConfig) -> tuple[str, ...]:
@@ -395,49 +396,34 @@ class MG(Algorithm):
                 s["logp"] = self.policy.log_prob(s["obs"], s["act"])
                 s["mean"], s["log_std"] = self.policy(s["obs"])
         model_src = [sources[-1][1]] if w > 0 and c.value_on_model_data else []
-        value_sources = [{k: real[k] for k in ("obs", "returns")}, *model_src]
+        value_sources = [(s["obs"], s["returns"]) for s in ({k: real[k] for k in ("obs", "returns")}, *model_src)]
+        stats = ppo_epochs(
+            self.policy,
+            self.policy_opt if c.backbone == "ppo" else None,
+            [Source(s["obs"], s["act"], s["adv"], s["logp"], weight) for weight, s in sources],
+            c.ppo_epochs,
+            Minibatching(count=c.ppo_minibatches),
+            c.ppo_clip,
+            c.max_grad_norm,
+            ValueFit(self.value_fn, self.value, self.value_opt, value_sources),
+        )
         out: dict[str, float] = {}
-        updates = 0
-        clip_sum = value_sum = torch.zeros((), device=self.device)
-        for _ in range(c.ppo_epochs):
-            perms = [torch.randperm(s["obs"].shape[0], device=self.device) for _, s in sources]
-            vperms = [torch.randperm(s["obs"].shape[0], device=self.device) for s in value_sources]
-            for k in range(c.ppo_minibatches):
-                if c.backbone == "ppo":
-                    loss = torch.zeros((), device=self.device)
-                    for (weight, s), perm in zip(sources, perms, strict=True):
-                        idx = perm.tensor_split(c.ppo_minibatches)[k]
-                        logp = self.policy.log_prob(s["obs"][idx], s["act"][idx])
-                        ones = torch.ones_like(logp)
-                        loss = loss + weight * ppo_loss(logp, s["logp"][idx], s["adv"][idx], c.ppo_clip, ones)
-                        with torch.no_grad():
-                            clipped = ((logp - s["logp"][idx]).exp() - 1).abs() > c.ppo_clip
-                            clip_sum = clip_sum + weight * clipped.float().mean()
-                    self.policy_opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
-                    self.policy_opt.step()
-                    updates += 1
-                vloss = torch.zeros((), device=self.device)
-                for s, perm in zip(value_sources, vperms, strict=True):
-                    idx = perm.tensor_split(c.ppo_minibatches)[k]
-                    vloss = vloss + 0.5 * ((self.value_fn(s["obs"][idx]) - s["returns"][idx]) ** 2).mean()
-                self.value_opt.zero_grad(set_to_none=True)
-                vloss.backward()
-                nn.utils.clip_grad_norm_(self.value.parameters(), c.max_grad_norm)
-                self.value_opt.step()
-                value_sum = value_sum + vloss.detach()
+        updates = stats.updates
         if c.backbone == "trpo":
             weighted_trpo_step(self.policy, sources, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
             updates = 1
         else:
-            out["policy/clip_frac"] = float(clip_sum) / updates
+            out["policy/clip_frac"] = stats.clip_frac
+            out["policy/approx_kl"] = stats.approx_kl
         with torch.no_grad():  # KL(old || new) on the first source (real data unless model_data_ratio = 1)
             s = sources[0][1]
             mean, log_std = self.policy(s["obs"])
             out["policy/kl"] = float(gaussian_kl(s["mean"], s["log_std"], mean, log_std).mean())
         out["policy/std"] = float(self.policy.log_std.detach().exp().mean())
-        out["policy/value_loss"] = float(value_sum) / (c.ppo_epochs * c.ppo_minibatches)
+        out["policy/value_loss"] = stats.value_loss
+        out["policy/entropy"] = gaussian_entropy(self.policy)
+        with torch.no_grad():
+            out["policy/explained_variance"] = explained_variance(self.value_fn(real["obs"]), real["returns"])
         out["policy/updates"] = self.diagnostics["policy/updates"] + updates
         return out
 

@@ -2,7 +2,7 @@
 baselines, with MB-MPO's policy class (Gaussian MLP 32x32 tanh), the linear feature baseline and GAE.
 
 Per iteration: whole real episodes with the stochastic policy until ``batch_steps`` steps are collected (the
-last episode is completed, so an iteration may overshoot); advantages; one TRPO step (KL <= ``max_kl``) or
+last episode is completed, so an iteration may overshoot); advantages; one TRPO step (KL <= ``trpo_max_kl``) or
 ``ppo_epochs`` epochs of clipped-surrogate minibatch updates. ``ppo`` is the registered variant
 ``{optimizer: ppo}``.
 """
@@ -23,11 +23,18 @@ from mbrlbench.components.policy_gradient import (
     LinearFeatureBaseline,
     gaussian_kl,
     masked_mean,
-    ppo_loss,
     trpo_step,
 )
+from mbrlbench.components.ppo import (
+    Minibatching,
+    Source,
+    explained_variance,
+    gaussian_entropy,
+    ppo_epochs,
+    surrogate_loss,
+)
 from mbrlbench.components.saved_policy import PolicySpec
-from mbrlbench.components.trajectories import Trajectories, advantages, pad_episodes
+from mbrlbench.components.trajectories import Trajectories, advantages, discounted_cumsum, pad_episodes
 from mbrlbench.tasks import TaskSpec
 
 
@@ -39,11 +46,11 @@ class TRPOConfig(RllabPolicyGradientFields):
     gae_lambda: float | None = Field(
         None, ge=0, le=1, description="GAE lambda; None = 1.0 for TRPO [rllab], 0.95 for PPO [Schulman 2017]."
     )
-    max_kl: float = Field(0.01, gt=0, description="TRPO trust region [rllab step_size 0.01].")
+    trpo_max_kl: float = Field(0.01, gt=0, description="TRPO trust region [rllab step_size 0.01].")
     ppo_clip: float = Field(0.2, gt=0, description="PPO clip range [Schulman 2017 MuJoCo].")
     ppo_epochs: int = Field(10, ge=1, description="PPO epochs per iteration [Schulman 2017 MuJoCo].")
-    ppo_minibatch: int = Field(64, ge=1, description="PPO minibatch in steps [Schulman 2017 MuJoCo].")
-    ppo_lr: float = Field(3e-4, gt=0, description="PPO Adam lr [Schulman 2017 MuJoCo].")
+    ppo_minibatch_size: int = Field(64, ge=1, description="PPO minibatch in steps [Schulman 2017 MuJoCo].")
+    policy_lr: float = Field(3e-4, gt=0, description="PPO Adam lr [Schulman 2017 MuJoCo].")
 
     def lam(self) -> float:
         if self.gae_lambda is not None:
@@ -61,7 +68,16 @@ class OnPolicyPG(Algorithm):
     """Model-free on-policy policy gradient: TRPO (``optimizer: trpo``) or PPO (``optimizer: ppo``)."""
 
     fidelity: ClassVar[Fidelity] = "paper-text"
-    keys: ClassVar[tuple[str, ...]] = ("pg/kl", "pg/loss_improvement", "pg/updates", "policy/std", "pg/batch_return")
+    keys: ClassVar[tuple[str, ...]] = (
+        "pg/kl",
+        "pg/loss_improvement",
+        "pg/updates",
+        "policy/std",
+        "pg/batch_return",
+        "pg/entropy",
+        "pg/explained_variance",
+    )
+    ppo_keys: ClassVar[tuple[str, ...]] = ("pg/clip_frac", "pg/approx_kl")
     checkpoint_attrs: ClassVar[tuple[str, ...]] = ("updates", "policy", "optimizer")
 
     def __init__(self, config: TRPOConfig, task: TaskSpec, device: torch.device, seed: int) -> None:
@@ -71,12 +87,12 @@ class OnPolicyPG(Algorithm):
             self.obs_dim, self.act_dim, config.policy_hidden, config.policy_layers, config.policy_init_std
         ).to(device)
         self.baseline = LinearFeatureBaseline(config.baseline_reg)
-        self.optimizer = adam(self.policy.parameters(), lr=config.ppo_lr)
+        self.optimizer = adam(self.policy.parameters(), lr=config.policy_lr)
         self.updates = 0
 
     @classmethod
     def diagnostic_keys_for(cls, config: TRPOConfig) -> tuple[str, ...]:
-        return cls.keys
+        return cls.keys + (cls.ppo_keys if config.optimizer == "ppo" else ())
 
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         return self.policy.act(obs, deterministic)
@@ -118,16 +134,26 @@ class OnPolicyPG(Algorithm):
             old_logp = self.policy.log_prob(traj.obs, traj.act)
 
         def loss_fn() -> torch.Tensor:
-            return ppo_loss(self.policy.log_prob(traj.obs, traj.act), old_logp, adv, float("inf"), traj.valid)
+            return surrogate_loss(self.policy.log_prob(traj.obs, traj.act), old_logp, adv, traj.valid)
 
         def kl_fn() -> torch.Tensor:
             return masked_mean(gaussian_kl(old_mean, old_log_std, *self.policy(traj.obs)), traj.valid)
 
         before = float(loss_fn().detach())
         if c.optimizer == "trpo":
-            trpo_step(list(self.policy.parameters()), loss_fn, kl_fn, c.max_kl, c.cg_iters, c.cg_damping)
+            trpo_step(list(self.policy.parameters()), loss_fn, kl_fn, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
         else:
-            self.ppo_epochs(traj.obs, traj.act, old_logp, adv, traj.valid)
+            keep = traj.valid.reshape(-1) > 0
+            flat = Source(
+                traj.obs.reshape(-1, traj.obs.shape[-1])[keep],
+                traj.act.reshape(-1, traj.act.shape[-1])[keep],
+                adv.reshape(-1)[keep],
+                old_logp.reshape(-1)[keep],
+            )
+            stats = ppo_epochs(
+                self.policy, self.optimizer, [flat], c.ppo_epochs, Minibatching(size=c.ppo_minibatch_size), c.ppo_clip
+            )
+            self.diagnostics.update({"pg/clip_frac": stats.clip_frac, "pg/approx_kl": stats.approx_kl})
         self.updates += 1
         self.diagnostics.update(
             {
@@ -135,25 +161,19 @@ class OnPolicyPG(Algorithm):
                 "pg/loss_improvement": before - float(loss_fn().detach()),
                 "pg/updates": float(self.updates),
                 "pg/batch_return": float(traj.returns().mean()),
+                "pg/entropy": gaussian_entropy(self.policy),
+                "pg/explained_variance": self.baseline_fit(traj),
             }
         )
 
-    def ppo_epochs(
-        self, obs: torch.Tensor, act: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, valid: torch.Tensor
-    ) -> None:
+    @torch.no_grad()
+    def baseline_fit(self, traj: Trajectories) -> float:
+        """The linear baseline's explained variance of this batch's discounted returns (its in-sample fit)."""
         c = self.config
-        keep = valid.reshape(-1) > 0
-        obs, act = obs.reshape(-1, obs.shape[-1])[keep], act.reshape(-1, act.shape[-1])[keep]
-        old_logp, adv = old_logp.reshape(-1)[keep], adv.reshape(-1)[keep]
-        ones = torch.ones_like(adv)
-        for _ in range(c.ppo_epochs):
-            for rows in torch.randperm(obs.shape[0], device=obs.device).split(c.ppo_minibatch):
-                loss = ppo_loss(
-                    self.policy.log_prob(obs[rows], act[rows]), old_logp[rows], adv[rows], c.ppo_clip, ones[rows]
-                )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+        returns = discounted_cumsum(traj.rew * traj.valid, c.gamma, traj.continues()) * traj.valid
+        keep = traj.valid > 0
+        predicted = self.baseline.predict(traj.obs[None], None if traj.time is None else traj.time[None])[0]
+        return explained_variance(predicted[keep], returns[keep])
 
 
 SPEC = AlgorithmSpec(OnPolicyPG, TRPOConfig, DEVIATIONS)

@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import warnings
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Settings renamed so that one idea has one spelling across algorithms (issue 30): old suite keys still work,
+# with a deprecation line.
+RENAMED: dict[str, str] = {
+    "ppo_lr": "policy_lr",
+    "ppo_minibatch": "ppo_minibatch_size",
+    "max_kl": "trpo_max_kl",
+    "cg_iters": "trpo_cg_iters",
+    "cg_damping": "trpo_damping",
+    "init_std": "policy_init_std",
+}
+
+
+class RenamedSetting(FutureWarning):
+    """An old spelling of a setting was used; the CLI prints it as one "deprecated:" line."""
 
 
 class AlgorithmConfig(BaseModel):
     """Base of every algorithm's hyperparameters: unknown keys are errors, every field has a doc."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    renamed: ClassVar[dict[str, str]] = RENAMED
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_spellings(cls, data: Any) -> Any:
+        """An old key of a renamed setting becomes the new one (if this config has it), with a warning."""
+        if not isinstance(data, dict):
+            return data
+        for old, new in cls.renamed.items():
+            if old in data and new in cls.model_fields and old not in cls.model_fields:
+                if new in data:
+                    raise ValueError(f"{old} is the old name of {new}: give one of them")
+                data = {k: v for k, v in data.items() if k != old} | {new: data[old]}
+                warnings.warn(f"{old} is now called {new}; the old name will be removed", RenamedSetting, stacklevel=2)
+        return data
 
 
 class PolicyGradientFields(AlgorithmConfig):
@@ -27,5 +60,7 @@ class RllabPolicyGradientFields(PolicyGradientFields):
     )
     policy_init_std: float = Field(1.0, gt=0, description="Initial policy std [rllab GaussianMLPPolicy].")
     baseline_reg: float = Field(1e-5, gt=0, description="Ridge of the linear feature baseline [rllab].")
-    cg_iters: int = Field(10, ge=1, description="Conjugate-gradient iterations [rllab ConjugateGradientOptimizer].")
-    cg_damping: float = Field(1e-5, ge=0, description="Fisher damping [rllab reg_coeff].")
+    trpo_cg_iters: int = Field(
+        10, ge=1, description="Conjugate-gradient iterations [rllab ConjugateGradientOptimizer]."
+    )
+    trpo_damping: float = Field(1e-5, ge=0, description="Fisher damping [rllab reg_coeff].")
