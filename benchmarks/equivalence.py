@@ -8,7 +8,8 @@ The base checkout is a detached ``git worktree`` under ``--cache``; its results 
 reused, so a second check only runs the current code. Both sides run on this machine, one thread per run,
 through the CLI (``python -m mbrlbench.cli run``), with PYTHONPATH selecting the checkout.
 Columns that one side writes and the other does not (a new diagnostic) are listed, not failed; every value of
-every column both sides write must be identical.
+every column both sides write must be identical, except the columns named by ``--allow`` (an intended change
+of a diagnostic's definition), whose changes are listed with their size.
 Exit status: 0 identical, 1 some run differs or is missing (each difference printed with its first row).
 """
 
@@ -70,10 +71,22 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     return [rows[0][i] for i in keep], [[row[i] for i in keep] for row in rows[1:]]
 
 
-def compare(base: Path, current: Path) -> tuple[list[str], list[str]]:
+def relative_change(a: str, b: str) -> float:
+    """|b - a| / |a| of two CSV cells (inf when only one is a number, 0 when both are the same non-number)."""
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return 0.0 if a == b else float("inf")
+    if x == y or (x != x and y != y):
+        return 0.0
+    return abs(y - x) / abs(x) if x else float("inf")
+
+
+def compare(base: Path, current: Path, allow: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
     """(problems, notes): one problem per run folder whose CSV differs from the base's on the columns both sides
-    write, or is missing there; one note per run whose columns were added or removed (an intended change, e.g.
-    a new diagnostic, is listed but does not fail the check; the values of every shared column must match)."""
+    write (except the ``allow``ed ones), or is missing there; one note per run whose columns were added or
+    removed (an intended change, e.g. a new diagnostic, is listed but does not fail the check) and per
+    allowed column whose values changed (with how many rows and the largest relative change)."""
     problems, notes = [], []
     names = {p.relative_to(current) for p in current.rglob("progress.csv")}
     for name in sorted(names):
@@ -85,7 +98,15 @@ def compare(base: Path, current: Path) -> tuple[list[str], list[str]]:
         added, removed = [c for c in hb if c not in ha], [c for c in ha if c not in hb]
         if added or removed:
             notes.append(f"{name.parent}: columns added {added or '-'}, removed {removed or '-'}")
-        shared = [c for c in ha if c in hb]
+        for c in (c for c in ha if c in hb and c in allow):
+            pairs = [(x[ha.index(c)], y[hb.index(c)]) for x, y in zip(ra, rb, strict=False)]
+            changed = [relative_change(x, y) for x, y in pairs if x != y]
+            if changed:
+                notes.append(
+                    f"{name.parent}: allowed column {c} differs in {len(changed)} of {len(pairs)} rows "
+                    f"(largest relative change {max(changed):.3g})"
+                )
+        shared = [c for c in ha if c in hb and c not in allow]
         ia, ib = [ha.index(c) for c in shared], [hb.index(c) for c in shared]
         la = [",".join(row[i] for i in ia) for row in ra]
         lb = [",".join(row[i] for i in ib) for row in rb]
@@ -109,6 +130,9 @@ def main() -> None:
     parser.add_argument("--suite", default="smoke", help="suite file or built-in name (default: smoke)")
     parser.add_argument("--only", action="append", default=[], help="KEY=VALUE slice, as mbrlbench run --only")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once on each side")
+    parser.add_argument(
+        "--allow", action="append", default=[], help="a column whose values may differ (an intended change); repeat"
+    )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/mbrlbench-equivalence"))
     args = parser.parse_args()
     base_sha = git("rev-parse", args.base)[:12]
@@ -119,7 +143,7 @@ def main() -> None:
     suite = str(Path(args.suite).resolve()) if Path(args.suite).exists() else args.suite
     run_suite(checkout(args.base, args.cache), suite, base_out, args.only, args.jobs)
     run_suite(ROOT, suite, current_out, args.only, args.jobs)
-    problems, notes = compare(base_out, current_out)
+    problems, notes = compare(base_out, current_out, frozenset(args.allow))
     for line in notes + problems:
         print(line)
     n = len(list(current_out.rglob("progress.csv")))

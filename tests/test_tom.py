@@ -110,8 +110,8 @@ def test_weighted_fit_fits_the_weighted_rows(mode):
     inputs = torch.randn(n, 3)
     targets = torch.where(torch.arange(n)[:, None] % 2 == 0, 1.0, -1.0).expand(n, 3).clone()
     weights = (torch.arange(n) % 2 == 0).float() * 10 + 0.01
-    mdn = MixtureDensityModel(2, 1, components=2, hidden=32, layers=2)
-    mdn.fit(inputs, targets, weights=weights, weight_mode=mode, batches_per_epoch=50, max_epochs=5)
+    mdn = MixtureDensityModel(2, 1, components=2, hidden=32, layers=2, batches_per_epoch=50)
+    mdn.fit(inputs, targets, weights=weights, weight_mode=mode, max_epochs=5)
     mean, _, log_pi = mdn(mdn.input_norm(inputs[:200]))
     predicted = mdn.mixture_mean(mean, log_pi) * mdn.target_norm.std + mdn.target_norm.mean
     assert predicted.mean().item() > 0.6

@@ -36,6 +36,7 @@ from mbrlbench.components.config import PolicyGradientFields
 from mbrlbench.components.dynamics import EnsembleConfigFields, StridedModelData, ensemble_from_config, model_io
 from mbrlbench.components.mlp import mlp
 from mbrlbench.components.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
+from mbrlbench.components.model_training import FixedSteps, NoStop, target_std, train_model
 from mbrlbench.components.optim import adam
 from mbrlbench.components.policy_gradient import (
     GaussianMLPPolicy,
@@ -319,15 +320,13 @@ class MG(Algorithm):
         c = self.config
         data = self.model_data.train.all()
         self.model.normalizer.fit(torch.cat([data.obs, data.act], dim=-1))
-        params = [p for p in self.model.parameters() if p.requires_grad]
         out: dict[str, float] = {}
         first_mg = c.model_steps - c.matching_steps  # NLL-only steps first, then the gradient-matching steps
-        loss_sum = nll_sum = torch.zeros((), device=self.device)
-        for step in range(c.model_steps):
+
+        def objective(step: torch.Tensor | int, _: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
             nll = self.model.bootstrap_nll(self.model_data.train, c.mle_batch_size)
             loss = nll
-            matching = c.model_objective == "mg" and step >= first_mg
-            if matching:
+            if c.model_objective == "mg" and step >= first_mg:
                 g_model = self.model_grad(self.starts(real, c.model_rollouts), create_graph=True)
                 loss = matching_loss(g_model, g_real, c.model_loss) + c.beta * nll
             elif step == first_mg:  # mle: the same diagnostic at the same point, first order only
@@ -335,13 +334,13 @@ class MG(Algorithm):
             if step == first_mg:
                 out["mg/grad_cosine_before"] = float(cosine(g_model.detach(), g_real))
                 out["mg/grad_norm_model"] = float(g_model.detach().norm())
-            grads = torch.autograd.grad(loss, params, allow_unused=True)
-            for p, g in zip(params, grads, strict=True):
-                p.grad = None if g is None else g.detach()
-            if c.model_grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, c.model_grad_clip)
-            self.model.optimizer.step()
-            loss_sum, nll_sum = loss_sum + loss.detach(), nll_sum + nll.detach()
+            return loss, torch.stack([loss.detach(), nll.detach()])
+
+        # a fixed number of steps, no holdout stop: MG's update is gradient matching, not a fit to convergence
+        trained = train_model(
+            objective, self.model.optimizer, FixedSteps(c.model_steps), NoStop(), 1, c.model_grad_clip
+        )
+        loss_sum, nll_sum = trained.logged_sum.unbind()
         self.model.optimizer.zero_grad(set_to_none=True)
         if first_mg == c.model_steps:  # no matching steps: "before" = after the NLL steps
             g_model = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
@@ -349,7 +348,10 @@ class MG(Algorithm):
             out["mg/grad_norm_model"] = float(g_model.norm())
         g_after = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
         out["mg/grad_cosine_after"] = float(cosine(g_after, g_real))
-        out["model/val_loss"] = self.model.refresh_elites(*model_io(self.model_data.holdout.all()))
+        hold_x, hold_y = model_io(self.model_data.holdout.all())
+        self.model.refresh_elites(hold_x, hold_y)
+        all_targets = torch.cat([model_io(data)[1], hold_y])
+        out["model/val_loss"] = self.model.validation_mse(hold_x, hold_y, target_std(all_targets))
         out["model/loss"] = float(loss_sum) / c.model_steps
         out["model/nll"] = float(nll_sum) / c.model_steps / c.ensemble_size
         out["model/fits"] = self.diagnostics["model/fits"] + 1

@@ -28,6 +28,7 @@ from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
 from mbrlbench.components.buffers import Batch
 from mbrlbench.components.classifier import StandardizedClassifier, classifier_loss
 from mbrlbench.components.ensemble import ProbabilisticEnsemble, model_io
+from mbrlbench.components.model_training import FixedSteps, NoStop, train_model
 from mbrlbench.components.optim import adam, frozen
 from mbrlbench.tasks import TaskSpec
 
@@ -239,8 +240,8 @@ class MnM(MBPO):
         c = self.config
         px, py = model_io(self.env_buffer.sample(2000))
         mse_before = self.ensemble.mse_per_member(px, py)[self.ensemble.elite_idx].mean()
-        sums = torch.zeros(2, device=self.device)
-        for _ in range(c.model_value_steps):
+
+        def objective(step: torch.Tensor | int, _: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
             self.train_classifier(c.classifier_steps_per_value_step)
             batch = self.env_buffer.sample(c.model_value_batch_size)
             act = batch.act
@@ -249,14 +250,14 @@ class MnM(MBPO):
             value_loss = self.model_value_loss(batch.obs, act)
             mle = self.ensemble.bootstrap_nll(self.env_buffer, c.model_batch_size)
             loss = c.model_value_weight * value_loss + c.mle_weight * mle
-            self.model_value_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.model_value_opt.step()
-            sums += torch.stack([value_loss.detach(), mle.detach()])
+            return loss, torch.stack([value_loss.detach(), mle.detach()])
+
+        # a fixed number of steps on its own optimizer, no holdout stop (the MLE fit before it had one)
+        trained = train_model(objective, self.model_value_opt, FixedSteps(c.model_value_steps), NoStop(), 1)
         mse_after = self.ensemble.mse_per_member(px, py)[self.ensemble.elite_idx].mean()
         if c.model_value_steps == 0:
             return float("nan"), float("nan"), 1.0
-        value_mean, mle_mean = (sums / c.model_value_steps).tolist()
+        value_mean, mle_mean = (trained.logged_sum / c.model_value_steps).tolist()
         return value_mean, mle_mean, float(mse_after / mse_before)
 
     @torch.no_grad()

@@ -195,7 +195,13 @@ class TOM(MBPO):
         if c.model == "ensemble":
             return super().build_model()
         return MixtureDensityModel(
-            self.obs_dim, self.act_dim, c.mdn_components, c.model_hidden, c.model_layers, c.model_lr
+            self.obs_dim,
+            self.act_dim,
+            c.mdn_components,
+            c.model_hidden,
+            c.model_layers,
+            c.model_lr,
+            c.mdn_batches_per_epoch,
         )
 
     # ------------------------------------------------------------------ real env
@@ -232,18 +238,16 @@ class TOM(MBPO):
             idx = torch.randint(data.obs.shape[0], (data.obs.shape[0],), device=data.obs.device)
             data = Batch(*(x[idx] for x in data))
             weights = None if weights is None else weights[idx]
-        common: dict[str, Any] = {
-            "weights": weights,
-            "weight_mode": c.weight_mode,
-            "batch_size": c.model_batch_size,
-            "holdout_ratio": c.uniform_holdout_ratio if weights is None else c.holdout_ratio,
-            "max_holdout": c.max_holdout,
-            "patience": c.model_patience,
-            "max_epochs": c.model_max_epochs,
-        }
-        if c.model == "mdn":
-            common["batches_per_epoch"] = c.mdn_batches_per_epoch
-        return self.model.fit(*model_io(data), **common)
+        return self.model.fit(
+            *model_io(data),
+            weights=weights,
+            weight_mode=c.weight_mode,
+            batch_size=c.model_batch_size,
+            holdout_ratio=c.uniform_holdout_ratio if weights is None else c.holdout_ratio,
+            max_holdout=c.max_holdout,
+            patience=c.model_patience,
+            max_epochs=c.model_max_epochs,
+        )
 
     def weighting_started(self) -> bool:
         """Official: TOM runs once ``cur_pol_pool`` (filled only after exploration) holds ``policy_pool_size``

@@ -10,13 +10,22 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 
 from mbrlbench.components.buffers import Batch, ReplayBuffer
+from mbrlbench.components.model_training import (
+    FitResult,
+    KeepBestMembers,
+    MemberEpochs,
+    bootstrap_rows,
+    shared_holdout,
+    standardized_mse,
+    target_std,
+    train_model,
+)
 from mbrlbench.components.optim import adam
 
 # Kernel choice, by measurement (benchmarks/ensemble_kernels.py, 2-core CPU): one ``baddbmm`` beat a
@@ -146,19 +155,12 @@ def model_io(data: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([data.obs, data.act], dim=-1), torch.cat([data.rew[..., None], data.next_obs - data.obs], dim=-1)
 
 
-@dataclass
-class FitResult:
-    """Summary of one ``fit`` call, reduced to floats once (no per-step host syncs)."""
-
-    train_loss: float
-    val_loss: float  # mean holdout MSE over the elites
-    epochs: int
-
-
 class ProbabilisticEnsemble(nn.Module):
     """Bootstrap ensemble of Gaussian MLPs with learned soft log-variance bounds and elites."""
 
     elite_idx: torch.Tensor
+    # what stops a fit and picks elites (official); model/val_loss is model_training.VAL_LOSS_UNITS for all
+    stop_metric: ClassVar[str] = "holdout MSE per member, raw units (weighted by TOM's weights when given)"
 
     def __init__(
         self,
@@ -283,67 +285,45 @@ class ProbabilisticEnsemble(nn.Module):
         weights: torch.Tensor | None = None,
         weight_mode: str = "sample",
     ) -> FitResult:
-        """Train on all data until no member improves its holdout MSE by ``improvement`` for
-        ``patience`` epochs, keep each member's best snapshot, then pick elites (official ``bnn.train``).
+        """Official ``bnn.train``: a holdout, each member a bootstrap sample of the rest drawn once per fit,
+        epochs until no member improves its holdout MSE by ``improvement`` for ``patience`` epochs, each
+        member's best snapshot kept (``KeepBestMembers``), then elites by holdout MSE.
 
         ``weights`` (one per row, TOM) draw each member's bootstrap set with probability proportional to
-        them (``weight_mode="sample"``) or multiply each row's loss (``"loss"``, normalized to mean 1).
+        them (``weight_mode="sample"``) or multiply each row's loss (``"loss"``, normalized to mean 1); the
+        holdout MSE that stops the fit and picks elites is then weighted too (TOM's holdout loss).
         """
-        n = inputs.shape[0]
-        perm = torch.randperm(n, device=inputs.device)
-        n_hold = min(int(n * holdout_ratio), max_holdout)
-        hold, train = perm[:n_hold], perm[n_hold:]
-        x_train, y_train = inputs[train], targets[train]
-        x_hold, y_hold = (inputs[hold], targets[hold]) if n_hold > 0 else (x_train, y_train)
-        w_hold = None if weights is None else weights.reshape(-1)[hold if n_hold > 0 else train]
+        split = shared_holdout(inputs.shape[0], holdout_ratio, max_holdout, inputs.device)
+        train, hold = split.train, (split.train if split.empty else split.hold)
+        x_train, y_train, x_hold, y_hold = inputs[train], targets[train], inputs[hold], targets[hold]
+        w = None if weights is None else weights.reshape(-1)
+        w_hold = None if w is None else w[hold]
         self.normalizer.fit(x_train)
-        n_train = x_train.shape[0]
-        E = self.num_members
-        w_train = None if weights is None else weights.reshape(-1)[train].float()
-        if w_train is not None and weight_mode == "sample":
-            bootstrap = torch.multinomial(w_train, E * n_train, replacement=True).view(E, n_train)
+        w_train = None if w is None else w[train].float()
+        if weight_mode == "sample":  # weights draw the bootstrap rows
+            rows = bootstrap_rows(x_train.shape[0], self.num_members, inputs.device, w_train)
             w_train = None
-        else:  # once per fit, as official
-            bootstrap = torch.randint(n_train, (E, n_train), device=inputs.device)
-        if w_train is not None:
-            w_train = w_train / w_train.mean()
+        else:  # weights (if any) multiply each row's loss
+            rows = bootstrap_rows(x_train.shape[0], self.num_members, inputs.device)
+            w_train = None if w_train is None else w_train / w_train.mean()
 
-        snapshot = [p.detach().clone() for p in self.net.parameters()]
-        best = torch.full((E,), 1e10)  # official: every member saves after its first epoch
-        since_update, epoch = 0, 0
-        loss_sum = torch.zeros((), device=inputs.device)
-        steps = 0
-        while max_epochs is None or epoch < max_epochs:
-            shuffled = torch.gather(bootstrap, 1, torch.argsort(torch.rand(E, n_train, device=inputs.device), 1))
-            loss_sum.zero_()
-            steps = 0
-            for start in range(0, n_train, batch_size):
-                idx = shuffled[:, start : start + batch_size]
-                loss = self.nll_loss(x_train[idx], y_train[idx], None if w_train is None else w_train[idx])
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                loss_sum += loss.detach()
-                steps += 1
-            epoch += 1
-            current = self.mse_per_member(x_hold, y_hold, w_hold).cpu()
-            improved = (best - current) / best > improvement
-            if improved.any():
-                best = torch.where(improved, current, best)
-                members = improved.nonzero().flatten().tolist()
-                with torch.no_grad():
-                    for saved, p in zip(snapshot, self.net.parameters(), strict=True):
-                        saved[members] = p[members]
-                since_update = 0
-            else:
-                since_update += 1
-            if since_update > patience:
-                break
-        with torch.no_grad():
-            for saved, p in zip(snapshot, self.net.parameters(), strict=True):
-                p.copy_(saved)
-        return FitResult(
-            train_loss=float(loss_sum / max(steps, 1)) / E,
-            val_loss=self.refresh_elites(x_hold, y_hold, w_hold),
-            epochs=epoch,
+        def objective(idx: torch.Tensor | int, _: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+            loss = self.nll_loss(x_train[idx], y_train[idx], None if w_train is None else w_train[idx])
+            return loss, loss
+
+        stop = KeepBestMembers(
+            lambda: self.mse_per_member(x_hold, y_hold, w_hold), list(self.net.parameters()), patience, improvement
         )
+        trained = train_model(objective, self.optimizer, MemberEpochs(rows, batch_size), stop, max_epochs)
+        self.refresh_elites(x_hold, y_hold, w_hold)
+        return FitResult(
+            train_loss=trained.mean() / self.num_members,
+            val_loss=self.validation_mse(x_hold, y_hold, target_std(targets)),
+            epochs=trained.epochs,
+        )
+
+    @torch.no_grad()
+    def validation_mse(self, inputs: torch.Tensor, targets: torch.Tensor, std: torch.Tensor) -> float:
+        """``model/val_loss``: the elites' mean ``standardized_mse`` of their Gaussian means on these rows."""
+        mean = self.net.forward_members(self.normalizer(inputs), self.elite_idx)[..., : self.out_dim]
+        return float(standardized_mse(mean, targets, std).mean())

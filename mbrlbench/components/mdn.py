@@ -7,16 +7,24 @@ with probability proportional to per-row weights (TOM's importance weights; unif
 
 from __future__ import annotations
 
-import itertools
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mbrlbench.components.ensemble import FitResult, Normalizer
+from mbrlbench.components.ensemble import Normalizer
 from mbrlbench.components.mlp import mlp
+from mbrlbench.components.model_training import (
+    FitResult,
+    RelativeImprovement,
+    WeightedDraws,
+    shared_holdout,
+    standardized_mse,
+    target_std,
+    train_model,
+)
 from mbrlbench.components.optim import adam
 
 WeightMode = Literal["sample", "loss"]
@@ -25,10 +33,21 @@ WeightMode = Literal["sample", "loss"]
 class MixtureDensityModel(nn.Module):
     """``p(y | s, a) = prod_d sum_k pi_dk N(y_d; mu_dk, var_dk)`` with ``y = [r, s' - s]`` standardized."""
 
+    # what stops a fit (official); model/val_loss is model_training.VAL_LOSS_UNITS for every model
+    stop_metric: ClassVar[str] = "holdout NLL per row of the standardized targets, weighted by TOM's weights"
+
     def __init__(
-        self, obs_dim: int, act_dim: int, components: int = 10, hidden: int = 200, layers: int = 4, lr: float = 1e-3
+        self,
+        obs_dim: int,
+        act_dim: int,
+        components: int = 10,
+        hidden: int = 200,
+        layers: int = 4,
+        lr: float = 1e-3,
+        batches_per_epoch: int = 100,
     ) -> None:
         super().__init__()
+        self.batches_per_epoch = batches_per_epoch  # official MDN.train: a fixed number of minibatches per epoch
         self.obs_dim, self.out_dim, self.components = obs_dim, obs_dim + 1, components
         self.body = mlp(obs_dim + act_dim, hidden, layers, None, nn.SiLU)
         self.head = nn.Linear(hidden, 3 * components * self.out_dim)
@@ -84,7 +103,6 @@ class MixtureDensityModel(nn.Module):
         weights: torch.Tensor | None = None,
         weight_mode: WeightMode = "sample",
         batch_size: int = 256,
-        batches_per_epoch: int = 100,
         holdout_ratio: float = 0.1,
         max_holdout: int = 5000,
         patience: int = 5,
@@ -94,50 +112,37 @@ class MixtureDensityModel(nn.Module):
         """Official ``MDN.train``: epochs of ``batches_per_epoch`` minibatches drawn with probability
         proportional to ``weights`` (``weight_mode="sample"``) or uniformly with the NLL multiplied by the
         weights (``"loss"``); stop when the weighted holdout NLL has not improved by ``improvement``
-        (relative) for ``patience`` epochs or after ``max_epochs``. The model keeps its last weights
-        (official: no snapshot restore) and is not reinitialized between fits.
+        (relative) for ``patience`` epochs or after ``max_epochs`` (``RelativeImprovement``). The model keeps
+        its last weights (official: no snapshot restore) and is not reinitialized between fits.
         """
         n = inputs.shape[0]
         w = torch.ones(n, device=inputs.device) if weights is None else weights.reshape(-1).float()
-        perm = torch.randperm(n, device=inputs.device)
-        n_hold = min(int(n * holdout_ratio), max_holdout)
-        hold, train = perm[:n_hold], perm[n_hold:]
+        split = shared_holdout(n, holdout_ratio, max_holdout, inputs.device)
+        train, hold = split.train, split.hold
         self.input_norm.fit(inputs[train])
         self.target_norm.fit(targets[train])
         x, y, w_train = self.input_norm(inputs[train]), self.target_norm(targets[train]), w[train]
         x_hold, y_hold, w_hold = self.input_norm(inputs[hold]), self.target_norm(targets[hold]), w[hold]
         loss_scale = 1.0 / w_train.mean()  # "loss" mode: weights normalized to mean 1 keep the lr meaningful
 
-        best, since_best, epoch = math.inf, 0, 0
-        loss_sum = torch.zeros((), device=inputs.device)
-        for epoch in itertools.count(1):
-            if weight_mode == "sample":
-                idx = torch.multinomial(w_train, batches_per_epoch * batch_size, replacement=True)
-            else:
-                idx = torch.randint(x.shape[0], (batches_per_epoch * batch_size,), device=x.device)
-            loss_sum.zero_()
-            for rows in idx.view(batches_per_epoch, batch_size):
-                per_row = self.nll(*self.forward(x[rows]), y[rows])
-                loss = (per_row * w_train[rows] * loss_scale).mean() if weight_mode == "loss" else per_row.mean()
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                loss_sum += loss.detach()
-            if n_hold == 0:
-                if max_epochs is not None and epoch >= max_epochs:
-                    break
-                continue
-            with torch.no_grad():
-                current = float((self.nll(*self.forward(x_hold), y_hold) * w_hold).mean())
-            if best == math.inf or (best - current) / abs(best) > improvement:
-                best, since_best = current, 0
-            else:
-                since_best += 1
-            if since_best > patience or (max_epochs is not None and epoch >= max_epochs):
-                break
+        def objective(rows: torch.Tensor | int, _: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+            per_row = self.nll(*self.forward(x[rows]), y[rows])
+            loss = (per_row * w_train[rows] * loss_scale).mean() if weight_mode == "loss" else per_row.mean()
+            return loss, loss
+
+        @torch.no_grad()
+        def holdout_nll() -> float:
+            return float((self.nll(*self.forward(x_hold), y_hold) * w_hold).mean())
+
+        plan = WeightedDraws(
+            x.shape[0], self.batches_per_epoch, batch_size, w_train if weight_mode == "sample" else None, x.device
+        )
+        stop = RelativeImprovement(None if split.empty else holdout_nll, patience, improvement)
+        trained = train_model(objective, self.optimizer, plan, stop, max_epochs)
         with torch.no_grad():
-            x_val, y_val = (x_hold, y_hold) if n_hold > 0 else (x, y)
+            x_val, y_val = (x, y) if split.empty else (x_hold, y_hold)
             mean, _, log_pi = self(x_val)
-            err = (self.mixture_mean(mean, log_pi) - y_val) * self.target_norm.std  # raw-unit error
-            val_mse = float((err**2).mean())
-        return FitResult(train_loss=float(loss_sum) / batches_per_epoch, val_loss=val_mse, epochs=epoch)
+            # standardized by all of this fit's targets (target_norm holds the training rows' statistics)
+            err = (self.mixture_mean(mean, log_pi) - y_val) * self.target_norm.std
+            val = float(standardized_mse(err, torch.zeros_like(err), target_std(targets)))
+        return FitResult(train_loss=trained.mean(), val_loss=val, epochs=trained.epochs)

@@ -11,14 +11,22 @@ sees slice ``e`` of a ``[members, rows, in]`` input, so every member's rollouts 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
-from mbrlbench.components.ensemble import EnsembleMLP, FitResult, Normalizer
+from mbrlbench.components.ensemble import EnsembleMLP, Normalizer
+from mbrlbench.components.model_training import FitResult, MemberEpochs, RollingFreeze, member_holdout, train_model
 from mbrlbench.components.optim import adam
 
 
 class DeterministicEnsemble(nn.Module):
+    """MB-MPO's ensemble; each member stops on its own validation rows (``RollingFreeze``)."""
+
+    # what stops a member (official); model/val_loss is model_training.VAL_LOSS_UNITS, here the same number
+    stop_metric: ClassVar[str] = "validation MSE per member on its own split, standardized targets"
+
     def __init__(
         self,
         obs_dim: int,
@@ -76,80 +84,26 @@ class DeterministicEnsemble(nn.Module):
         max_epochs: int = 500,
         persistence: float = 0.99,
     ) -> FitResult:
-        """Train each member on its own 80% until ``RollingStop`` stops it (then it is frozen: its loss is
+        """Train each member on its own 80% until ``RollingFreeze`` stops it (then it is frozen: its loss is
         masked out and its weights kept) or ``max_epochs``. Statistics are refit on all data each call."""
-        n, E = inputs.shape[0], self.members
         self.input_norm.fit(inputs)
         self.target_norm.fit(targets)
         x, y = self.input_norm(inputs), self.target_norm(targets)
-        n_valid = max(int(n * valid_split), 1)
-        perms = torch.argsort(torch.rand(E, n, device=x.device), dim=1)  # a split per member
-        valid_idx, train_idx = perms[:, :n_valid], perms[:, n_valid:]
-        active = torch.ones(E, dtype=torch.bool, device=x.device)
-        frozen = [p.detach().clone() for p in self.net.parameters()]
-        rule, history = RollingStop(persistence), []
-        stop_epochs = torch.full((E,), max_epochs, dtype=torch.long)
-        train_loss, epoch = torch.zeros(()), 0
-        for epoch in range(1, max_epochs + 1):
-            train_loss = self._epoch(x, y, train_idx, batch_size, active.float())
-            valid = self._mse(x, y, valid_idx)
-            history.append(valid)
-            stopping = active & rule(valid)
-            if bool(stopping.any()):
-                with torch.no_grad():  # keep its weights as they are now (Adam momentum would move them)
-                    for saved, p in zip(frozen, self.net.parameters(), strict=True):
-                        saved[stopping] = p[stopping]
-                stop_epochs[stopping.cpu()] = epoch
-                active = active & ~stopping
-            if not bool(active.any()):
-                break
-        with torch.no_grad():
-            for saved, p in zip(frozen, self.net.parameters(), strict=True):
-                p[~active] = saved[~active]
-        self.stop_epochs, self.val_history = stop_epochs, torch.stack(history).cpu()
-        val_loss = float(self._mse(x, y, valid_idx).mean())
-        return FitResult(train_loss=float(train_loss), val_loss=val_loss, epochs=epoch)
+        split = member_holdout(inputs.shape[0], self.members, valid_split, x.device)
 
-    def _epoch(
-        self, x: torch.Tensor, y: torch.Tensor, train_idx: torch.Tensor, batch_size: int, active: torch.Tensor
-    ) -> torch.Tensor:
-        """One pass of every active member over its own reshuffled training rows; mean train MSE."""
-        E, n_train = train_idx.shape
-        order = torch.gather(train_idx, 1, torch.argsort(torch.rand(E, n_train, device=x.device), dim=1))
-        loss_sum, steps = torch.zeros((), device=x.device), 0
-        for start in range(0, n_train, batch_size):
-            rows = order[:, start : start + batch_size]
+        def objective(rows: torch.Tensor | int, active: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
             per_member = ((self.net(x[rows]) - y[rows]) ** 2).mean(dim=(1, 2))
-            self.optimizer.zero_grad(set_to_none=True)
-            (per_member * active).sum().backward()
-            self.optimizer.step()
-            loss_sum += per_member.detach().mean()
-            steps += 1
-        return loss_sum / max(steps, 1)
+            assert active is not None
+            return (per_member * active).sum(), per_member.detach().mean()
+
+        stop = RollingFreeze(lambda: self._mse(x, y, split.hold), list(self.net.parameters()), persistence, max_epochs)
+        trained = train_model(objective, self.optimizer, MemberEpochs(split.train, batch_size), stop, max_epochs)
+        self.stop_epochs, self.val_history = stop.stop_epochs, torch.stack(stop.history).cpu()
+        # standardized by the target normalizer, fitted on all of this fit's targets: model/val_loss's unit
+        val_loss = float(self._mse(x, y, split.hold).mean())
+        return FitResult(train_loss=trained.mean(), val_loss=val_loss, epochs=trained.epochs)
 
     @torch.no_grad()
     def _mse(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Per-member MSE on each member's own rows ``idx [members, rows]``."""
         return ((self.net(x[idx]) - y[idx]) ** 2).mean(dim=(1, 2))
-
-
-class RollingStop:
-    """The official per-member early stop (``dynamics_ensemble.py:234-243, 254-258``): a rolling average
-    ``r <- p r + (1 - p) v`` of the validation loss ``v``, started at ``1.5 v_1`` with its previous value at
-    ``2.0 v_1`` "to avoid too early stopping"; a member stops at the first epoch where ``r`` rises. So it
-    stops once ``v`` climbs above the slowly decaying average, not at the first uptick of ``v``. (The
-    official branch for negative losses cannot occur with an MSE.)"""
-
-    def __init__(self, persistence: float) -> None:
-        self.persistence = persistence
-        self.rolling: torch.Tensor | None = None
-        self.prev: torch.Tensor | None = None
-
-    def __call__(self, valid: torch.Tensor) -> torch.Tensor:
-        """This epoch's validation losses ``[members]`` -> which members stop now."""
-        if self.rolling is None or self.prev is None:
-            self.rolling, self.prev = 1.5 * valid, 2.0 * valid
-        self.rolling = self.persistence * self.rolling + (1 - self.persistence) * valid
-        stop = self.prev < self.rolling
-        self.prev = self.rolling
-        return stop
