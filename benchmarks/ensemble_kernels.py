@@ -16,7 +16,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.models.ensemble import ProbabilisticEnsemble
 
 
 def timed(fn, repeats: int, device: torch.device) -> float:

@@ -93,7 +93,7 @@ MBRL_LIB_020: dict[str, Any] = {
     "max_holdout": 400_000,  # no cap: val_size = int(num_stored x 0.2) (COMMON:238)
     # OV:8 patience: 5; mbrl-lib stops when ``epochs_since_update >= patience`` (TRAINER:206), i.e. after 5
     # epochs in a row without a 1% gain (TRAINER:176, 284-285); ours stops when ``since_update > patience``
-    # (mbrlbench/components/ensemble.py:340), so the same 5 epochs are our 4.
+    # (mbrlbench/components/models/ensemble.py:340), so the same 5 epochs are our 4.
     "model_patience": 4,
     "model_max_epochs": None,  # no num_epochs_train_model in OV: no cap (COMMON:406, TRAINER:139)
     # --- SAC: pranz24's (ALG:20), Gaussian policy (OV:23), two Q-nets of 2 hidden layers (PRANZ/model.py:41-48)
@@ -190,7 +190,7 @@ PHASES: list[tuple[str, str]] = [
     ("rollouts", "mbrlbench.algorithms.mbpo:branched_rollout"),
     ("rollouts", "mbrlbench.algorithms.mbmpo:MBMPO.rollouts"),
     ("rollouts", "mbrlbench.algorithms.mg:imagine"),
-    ("policy", "mbrlbench.components.sac:SAC.update"),
+    ("policy", "mbrlbench.components.policies.sac:SAC.update"),
     ("policy", "mbrlbench.algorithms.mbmpo:MBMPO.meta_step"),
     ("policy", "mbrlbench.algorithms.trpo:OnPolicyPG.update"),
     ("policy", "mbrlbench.algorithms.mg:MG.policy_update"),
@@ -472,7 +472,7 @@ def memory_check(task_name: str = "humanoid") -> dict[str, Any]:
     import torch
 
     from mbrlbench.algorithms import registry
-    from mbrlbench.components.buffers import ReplayBuffer
+    from mbrlbench.components.data.buffers import ReplayBuffer
     from mbrlbench.tasks import get_task
 
     config = registry.resolve_config("mbpo", task_name)

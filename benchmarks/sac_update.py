@@ -34,8 +34,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from mbrlbench.components.buffers import Batch
-from mbrlbench.components.sac import SAC, SACSettings
+from mbrlbench.components.data.buffers import Batch
+from mbrlbench.components.policies.sac import SAC, SACSettings
 
 OBS_DIM, ACT_DIM, BATCH, HIDDEN = 17, 6, 256, 512  # HalfCheetah; mbrl-lib 0.2.0 mbpo_halfcheetah.yaml:27, 29
 

@@ -23,11 +23,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from mbrlbench.algorithms.catalog import MBPO_ENV_STEPS, MBPO_PRESETS
 from mbrlbench.algorithms.base import Fidelity
+from mbrlbench.algorithms.catalog import MBPO_ENV_STEPS, MBPO_PRESETS
 from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
-from mbrlbench.components.ensemble import FitResult
-from mbrlbench.components.rollouts import DynamicsModel
+from mbrlbench.components.data.rollouts import DynamicsModel
+from mbrlbench.components.models.ensemble import FitResult
 
 
 class MeanModel:

@@ -15,8 +15,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from mbrlbench.console import plain_console
 from mbrlbench.errors import UserInputError
+from mbrlbench.support.console import plain_console
 
 if TYPE_CHECKING:  # the suite loads the algorithms (torch): only commands that need it import it
     from mbrlbench.runner.outcome import SuiteOutcome
@@ -229,7 +229,7 @@ def _check_run_options(
     for name, value in (("--jobs", jobs), ("--runs-per-gpu", runs_per_gpu), ("--threads-per-run", threads)):
         if value is not None and value < 1:
             raise fail_input(f"{name} {value}: must be a positive integer")
-    from mbrlbench.outputs import check_output_dir
+    from mbrlbench.support.outputs import check_output_dir
 
     try:
         check_output_dir(out, "--out")
@@ -241,20 +241,20 @@ def _launch(launcher: str, runs: list[RunSpec], out: Path, title: str, o: dict[s
     """Hands the runs to the chosen launcher; None for Slurm (submitted, not waited on unless --wait)."""
     common = {"restart": o["restart"], "keep_checkpoints": o["keep_checkpoints"], "console": o["console"]}
     if launcher == "inline":
-        from mbrlbench.runner.local import run_suite
+        from mbrlbench.runner.launchers.inline import run_suite
 
         return run_suite(runs, out, device=o["device"], threads=o["threads_per_run"], **common)
     if launcher == "local":
-        from mbrlbench.runner.pool import run_pool
+        from mbrlbench.runner.launchers.local import run_pool
 
         pool = {k: o[k] for k in ("device", "jobs", "runs_per_gpu", "threads_per_run")}
         return run_pool(runs, out, title=title, **pool, **common)
     if launcher == "ray":
-        from mbrlbench.runner.ray_launcher import run_ray
+        from mbrlbench.runner.launchers.ray import run_ray
 
         ray = {k: o[k] for k in ("address", "cpus_per_run", "gpus_per_run")}
         return run_ray(runs, out, title=title, **ray, **common)
-    from mbrlbench.runner.slurm import parse_time, submit_slurm
+    from mbrlbench.runner.launchers.slurm import parse_time, submit_slurm
 
     parse_time(o["time"])
     slurm = {k: o[k] for k in ("partition", "time", "gpus_per_node", "runs_per_gpu", "array_parallelism", "wait")}
@@ -344,7 +344,7 @@ def report(
     metric_list = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else []
     film = None
     if videos:
-        from mbrlbench.policy_eval import ensure_gl_backend, film_clip
+        from mbrlbench.runner.policy_eval import ensure_gl_backend, film_clip
 
         try:
             ensure_gl_backend()
@@ -374,10 +374,10 @@ def compare(
     fail_if_worse: Annotated[bool, typer.Option(help="Exit 1 when any cell is worse (a CI gate).")] = False,
 ) -> None:
     """Compare two result sets cell by cell: means, difference CI, P(A > B), better/worse/equivalent."""
-    from mbrlbench.outputs import check_output_dir, staged
     from mbrlbench.report.compare import compare as run_compare
     from mbrlbench.report.compare import compare_markdown
     from mbrlbench.report.plots import compare_curves
+    from mbrlbench.support.outputs import check_output_dir, staged
 
     pair = _variant_pair(variants)
     if (b is None) == (pair is None):
@@ -465,9 +465,9 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Where to write (default: PATH/export/<format>).")] = None,
 ) -> None:
     """Export runs: one tidy table (csv, parquet), rliable-shaped arrays (npz), TensorBoard, offline W&B."""
-    from mbrlbench.export import FORMATS, extra_missing
-    from mbrlbench.export import export as run_export
-    from mbrlbench.outputs import check_output_dir
+    from mbrlbench.report.export import FORMATS, extra_missing
+    from mbrlbench.report.export import export as run_export
+    from mbrlbench.support.outputs import check_output_dir
 
     if to not in FORMATS:
         raise fail_input(f"--to {to!r}: allowed: {', '.join(FORMATS)}")
@@ -498,7 +498,7 @@ def eval_(
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N.")] = "cpu",
 ) -> None:
     """Evaluate the saved policies (policy.pt) under PATH: a table of returns, eval.csv beside each policy."""
-    from mbrlbench.policy_eval import policy_runs
+    from mbrlbench.runner.policy_eval import policy_runs
 
     if not path.exists():
         raise fail_input(f"{path}: no such folder")
@@ -541,8 +541,8 @@ def _check_eval_device(device: str) -> None:
 
 def _check_video_targets(video: Path | None, video_dir: Path | None) -> None:
     """Every output of filming is checked before any policy is evaluated (eval.csv is written first)."""
-    from mbrlbench.outputs import check_output_dir, check_output_file
-    from mbrlbench.policy_eval import ensure_gl_backend, video_missing
+    from mbrlbench.runner.policy_eval import ensure_gl_backend, video_missing
+    from mbrlbench.support.outputs import check_output_dir, check_output_file
 
     if video is None and video_dir is None:
         return
@@ -563,7 +563,7 @@ def _check_video_targets(video: Path | None, video_dir: Path | None) -> None:
 def _evaluate_runs(runs: list[Path], episodes: int, seed: int, stochastic: bool, device: str) -> tuple[list, int]:
     """Each run's policy evaluated; one that cannot be (missing, refused, corrupt, another task's, NaN) is one
     line on stderr and the others are still evaluated."""
-    from mbrlbench.policy_eval import evaluate_policy
+    from mbrlbench.runner.policy_eval import evaluate_policy
 
     rows, bad = [], 0
     for run_dir in runs:
@@ -582,7 +582,7 @@ def _film_runs(
     rows: list, video: Path | None, video_dir: Path | None, seed: int, stochastic: bool, max_frames: int
 ) -> int:
     """Film each evaluated run; the count of runs that could not be filmed (each one line)."""
-    from mbrlbench.policy_eval import film
+    from mbrlbench.runner.policy_eval import film
 
     bad = 0
     for r in rows:
@@ -622,7 +622,7 @@ def _eval_table(rows: list, episodes: int, stochastic: bool) -> Table:
 def list_() -> None:
     """Print the registered tasks, algorithms, variants and installed plugins (with where each came from)."""
     from mbrlbench.algorithms.registry import ALGORITHMS, VARIANTS, load_plugin
-    from mbrlbench.plugins import PluginError, entry_point_origin, registered
+    from mbrlbench.support.plugins import PluginError, entry_point_origin, registered
     from mbrlbench.tasks import TASKS
 
     for name, task in TASKS.items():

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from mbrlbench import safe_yaml
+from mbrlbench.support import safe_yaml
 
 CONFIG = "config.yaml"
 STATUS = "status.json"

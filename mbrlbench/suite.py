@@ -15,12 +15,12 @@ import gymnasium as gym
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mbrlbench import safe_yaml
 from mbrlbench.algorithms.base import AlgorithmConfig
 from mbrlbench.algorithms.registry import ALGORITHMS, VARIANTS, resolve, resolve_config
-from mbrlbench.plugins import PluginError, add_search_path, import_module, is_import_path, registered
 from mbrlbench.rundir import RunKey
-from mbrlbench.safe_yaml import KeyPath
+from mbrlbench.support import safe_yaml
+from mbrlbench.support.plugins import PluginError, add_search_path, import_module, is_import_path, registered
+from mbrlbench.support.safe_yaml import KeyPath
 from mbrlbench.tasks import TASK_BASE, TASKS, TERMINATION_FNS, TaskSpec, termination_disagreement
 
 

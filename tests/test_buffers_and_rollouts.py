@@ -2,9 +2,9 @@
 
 import torch
 
-from mbrlbench.components.buffers import ReplayBuffer
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
-from mbrlbench.components.rollouts import branched_rollout, rollout_length
+from mbrlbench.components.data.buffers import ReplayBuffer
+from mbrlbench.components.data.rollouts import branched_rollout, rollout_length
+from mbrlbench.components.models.ensemble import ProbabilisticEnsemble
 
 
 def _fill(buf: ReplayBuffer, start: int, n: int) -> None:
@@ -57,7 +57,7 @@ def test_resize_keeps_newest_and_checkpoint_roundtrip():
 def test_resize_of_a_wrapped_ring_in_chunks_matches_rebuilding_it(monkeypatch):
     """Resize copies rows in chunks straight from the old storage (lower peak memory): the result must be the
     buffer one gets by adding the newest rows, oldest first, to a fresh one, and must sample the same."""
-    monkeypatch.setattr("mbrlbench.components.buffers.RESIZE_CHUNK", 2)
+    monkeypatch.setattr("mbrlbench.components.data.buffers.RESIZE_CHUNK", 2)
     for new_capacity in (3, 7, 12):
         buf = ReplayBuffer(7, obs_dim=2, act_dim=1)
         _fill(buf, 0, 5)

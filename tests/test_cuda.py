@@ -15,9 +15,9 @@ from test_mg import TINY as MG_TINY
 from test_mnm import SUITE as MNM_SUITE
 from test_tom import TINY as TOM_TINY
 
-from mbrlbench.components.buffers import Batch, ReplayBuffer
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
-from mbrlbench.components.sac import SAC, SACSettings
+from mbrlbench.components.data.buffers import Batch, ReplayBuffer
+from mbrlbench.components.models.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.policies.sac import SAC, SACSettings
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import torch
 
 from mbrlbench.components import cuda_graphs
-from mbrlbench.components.buffers import Batch
 from mbrlbench.components.cuda_graphs import GraphedStep
+from mbrlbench.components.data.buffers import Batch
 
 
 class FakeGraph:

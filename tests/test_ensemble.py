@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from mbrlbench.components.ensemble import EnsembleMLP, Normalizer, ProbabilisticEnsemble
-from mbrlbench.components.model_training import standardized_mse, target_std
+from mbrlbench.components.models.ensemble import EnsembleMLP, Normalizer, ProbabilisticEnsemble
+from mbrlbench.components.models.model_training import standardized_mse, target_std
 
 
 def _tiny_model(**kw) -> ProbabilisticEnsemble:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import make_run
 
-from mbrlbench.export import export
+from mbrlbench.report.export import export
 from mbrlbench.rundir import PROGRESS
 
 STEPS = [1000, 2000, 3000]

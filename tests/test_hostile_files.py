@@ -17,8 +17,8 @@ from conftest import make_run
 from typer.testing import CliRunner
 
 from mbrlbench import cli
-from mbrlbench.components.sac import TanhGaussianActor
-from mbrlbench.components.saved_policy import PolicySpec
+from mbrlbench.components.policies.sac import TanhGaussianActor
+from mbrlbench.components.policies.saved_policy import PolicySpec
 from mbrlbench.rundir import CHECKPOINT, CONFIG, EVAL_CSV, POLICY, PROGRESS, STATUS, write_json
 from mbrlbench.tasks import TASKS
 
@@ -169,7 +169,7 @@ def test_video_targets_are_checked_before_anything_is_written(tmp_path, kind):
 
 
 def test_eval_builds_environments_in_bounded_batches(tmp_path, monkeypatch):
-    from mbrlbench import policy_eval
+    from mbrlbench.runner import policy_eval
 
     sizes = []
     original = policy_eval.Evaluator.__init__
@@ -376,7 +376,7 @@ def test_an_interrupted_report_leaves_the_previous_report_whole(two_sets, monkey
 
 
 def test_a_missing_extra_creates_nothing(two_sets, monkeypatch):
-    from mbrlbench import export
+    from mbrlbench.report import export
 
     monkeypatch.setattr(export.importlib.util, "find_spec", lambda name: None)
     for to in ("parquet", "tensorboard", "wandb"):

@@ -13,8 +13,8 @@ import pandas as pd
 
 from mbrlbench.rundir import CHECKPOINT, PROGRESS, STATUS, TIMING_COLUMNS, read_json, write_json
 from mbrlbench.runner.lifecycle import StatusFile, run_one
-from mbrlbench.safe_torch import load_data
 from mbrlbench.suite import load_suite
+from mbrlbench.support.safe_torch import load_data
 
 
 def _cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

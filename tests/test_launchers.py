@@ -54,7 +54,7 @@ def test_local_pool_two_jobs_matches_reference(tmp_path, suite_file, reference):
 
 def test_ray_launcher_on_a_local_cluster(tmp_path, suite_file, reference):
     ray = pytest.importorskip("ray")
-    from mbrlbench.runner.ray_launcher import run_ray
+    from mbrlbench.runner.launchers.ray import run_ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -66,7 +66,7 @@ def test_ray_launcher_on_a_local_cluster(tmp_path, suite_file, reference):
 
 
 def test_ray_fails_clearly_when_results_folder_is_not_writable(tmp_path):
-    from mbrlbench.runner.ray_launcher import SharedFolderError, check_writable
+    from mbrlbench.runner.launchers.ray import SharedFolderError, check_writable
 
     (tmp_path / "a_file").write_text("not a folder")
     with pytest.raises(SharedFolderError, match="filesystem all nodes share"):
@@ -75,7 +75,7 @@ def test_ray_fails_clearly_when_results_folder_is_not_writable(tmp_path):
 
 def test_slurm_launcher_through_submitit_local_executor(tmp_path, suite_file, reference):
     pytest.importorskip("submitit")
-    from mbrlbench.runner.slurm import parse_time, submit_slurm
+    from mbrlbench.runner.launchers.slurm import parse_time, submit_slurm
 
     assert parse_time("01:30:00") == 90 and parse_time("1-00:00:30") == 1441
     jobs = submit_slurm(
@@ -96,7 +96,7 @@ def test_slurm_launcher_through_submitit_local_executor(tmp_path, suite_file, re
 
 def test_missing_extra_is_a_one_line_error(tmp_path, suite_file, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    from mbrlbench.runner.ray_launcher import MISSING, run_ray
+    from mbrlbench.runner.launchers.ray import MISSING, run_ray
 
     with pytest.raises(UserInputError, match=r"pip install 'mbrlbench\[ray\]'"):
         run_ray(load_suite(suite_file).runs, tmp_path)

@@ -1,4 +1,4 @@
-"""Every algorithm and variant learns the cheap ``point_mass`` task (mbrlbench/point_mass.py) through the real
+"""Every algorithm and variant learns the cheap ``point_mass`` task (mbrlbench/tasks/point_mass.py) through the real
 runner path (suite file -> ``load_suite`` -> ``run_one``), deterministically on CPU (seed 0, one thread).
 
 The margin: the final evaluation (20 deterministic episodes) must close at least ``GAP_SHARE`` = 60% of the gap
@@ -28,12 +28,11 @@ import pandas as pd
 import pytest
 from conftest import micro_suite, unbroken_and_resumed
 
-from mbrlbench import point_mass
 from mbrlbench.algorithms.base import TrainingEnv
-from mbrlbench.random_returns import random_return
 from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.suite import load_suite
-from mbrlbench.tasks import TASKS
+from mbrlbench.tasks import TASKS, point_mass
+from mbrlbench.tasks.random_returns import random_return
 
 TASK = "point_mass"
 OPTIMUM = 28.47  # mean optimal return over x0 ~ U(-0.8, 0.8); test_point_mass_reference_returns solves it

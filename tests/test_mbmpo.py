@@ -12,9 +12,9 @@ from conftest import micro_suite, unbroken_and_resumed
 
 from mbrlbench.algorithms.mbmpo import MBMPO, pooled_mean, sample_real
 from mbrlbench.algorithms.registry import build, resolve, resolve_config
-from mbrlbench.components.mse_ensemble import DeterministicEnsemble
-from mbrlbench.components.policy_gradient import LinearFeatureBaseline
-from mbrlbench.components.trajectories import Trajectories, advantages, model_rollouts, pad_episodes
+from mbrlbench.components.data.trajectories import Trajectories, advantages, model_rollouts, pad_episodes
+from mbrlbench.components.models.mse_ensemble import DeterministicEnsemble
+from mbrlbench.components.policies.policy_gradient import LinearFeatureBaseline
 from mbrlbench.tasks import TASKS
 
 TINY = {

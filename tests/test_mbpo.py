@@ -7,7 +7,7 @@ import torch
 
 from mbrlbench.algorithms.catalog import MBPO_PRESETS as PRESETS
 from mbrlbench.algorithms.registry import ALGORITHMS, build, resolve_config
-from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.data.buffers import ReplayBuffer
 from mbrlbench.tasks import TASKS
 
 TINY = {
@@ -61,7 +61,7 @@ def test_training_batch_takes_int_batch_times_real_ratio_real_rows():
 def test_model_pool_size_is_the_official_reallocation(task, epoch, expected):
     config = resolve_config("mbpo", task)
     algo = build("mbpo", config, TASKS["inverted_pendulum"], torch.device("cpu"), 0)
-    from mbrlbench.components.rollouts import rollout_length
+    from mbrlbench.components.data.rollouts import rollout_length
 
     assert algo._model_buffer_size(rollout_length(config.rollout_schedule, epoch)) == expected
 

@@ -11,8 +11,14 @@ from conftest import micro_suite, unbroken_and_resumed
 
 from mbrlbench.algorithms.mg import matching_loss
 from mbrlbench.algorithms.registry import build, resolve, resolve_config
-from mbrlbench.components.policy_gradient import GaussianMLPPolicy, cosine, flat_grad, gae_bootstrapped, vpg_loss
-from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
+from mbrlbench.components.data.trajectories import bootstrapped_advantages, imagine
+from mbrlbench.components.policies.policy_gradient import (
+    GaussianMLPPolicy,
+    cosine,
+    flat_grad,
+    gae_bootstrapped,
+    vpg_loss,
+)
 from mbrlbench.tasks import TASKS, never_done
 
 TINY = {

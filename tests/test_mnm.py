@@ -10,9 +10,9 @@ import torch
 from conftest import unbroken_and_resumed
 
 from mbrlbench.algorithms.mnm import AugmentedModel, MnM, MnMConfig, augmented_reward
-from mbrlbench.components.buffers import ReplayBuffer
-from mbrlbench.components.classifier import StandardizedClassifier, classifier_loss, optimal_logit
-from mbrlbench.components.rollouts import branched_rollout
+from mbrlbench.components.data.buffers import ReplayBuffer
+from mbrlbench.components.data.rollouts import branched_rollout
+from mbrlbench.components.estimators.classifier import StandardizedClassifier, classifier_loss, optimal_logit
 from mbrlbench.tasks import get_task
 
 # Real s' = s + N(0, 1); model s' = s + N(0.5, 1.5^2): log p/q of the delta d = s' - s is known in closed form.

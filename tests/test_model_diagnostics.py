@@ -13,7 +13,7 @@ import yaml
 
 from mbrlbench.algorithms.base import Episode
 from mbrlbench.algorithms.registry import build, resolve, resolve_config
-from mbrlbench.components.model_diagnostics import (
+from mbrlbench.components.models.model_diagnostics import (
     ERROR_CAP,
     MODEL_KEYS,
     critic_bias,

@@ -1,13 +1,13 @@
-"""The one model trainer (components/model_training.py): its stop rules keep what they should, it steps only the
+"""The one model trainer (components/models/model_training.py): its stop rules keep what they should, it steps only the
 model, and every model reports model/val_loss in one unit (standardized holdout MSE)."""
 
 import pytest
 import torch
 from torch import nn
 
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
-from mbrlbench.components.mdn import MixtureDensityModel
-from mbrlbench.components.model_training import (
+from mbrlbench.components.models.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.models.mdn import MixtureDensityModel
+from mbrlbench.components.models.model_training import (
     FixedSteps,
     KeepBestMembers,
     MemberEpochs,
@@ -20,7 +20,7 @@ from mbrlbench.components.model_training import (
     target_std,
     train_model,
 )
-from mbrlbench.components.mse_ensemble import DeterministicEnsemble
+from mbrlbench.components.models.mse_ensemble import DeterministicEnsemble
 
 
 def scripted(scores: list[list[float]]):

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from mbrlbench.plugins import registered
 from mbrlbench.report.build import build_report
-from mbrlbench.runner.local import run_suite
+from mbrlbench.runner.launchers.inline import run_suite
 from mbrlbench.suite import SuiteError, load_suite
+from mbrlbench.support.plugins import registered
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from mbrlbench.components.sac import TanhGaussianActor
-from mbrlbench.components.saved_policy import PolicySpec, load_policy
-from mbrlbench.policy_eval import ensure_gl_backend, render_episode
+from mbrlbench.components.policies.sac import TanhGaussianActor
+from mbrlbench.components.policies.saved_policy import PolicySpec, load_policy
 from mbrlbench.rundir import EVAL_CSV, POLICY
 from mbrlbench.runner.lifecycle import run_one
+from mbrlbench.runner.policy_eval import ensure_gl_backend, render_episode
 from mbrlbench.suite import load_suite
 from mbrlbench.tasks import TASKS
 
@@ -129,8 +129,8 @@ def test_video_has_one_nonblank_frame_per_step(sac_run, tmp_path):
 
 def test_report_videos_film_the_best_seed(sac_run, tmp_path):
     _gl_or_skip()
-    from mbrlbench.policy_eval import film_clip
     from mbrlbench.report.build import build_report
+    from mbrlbench.runner.policy_eval import film_clip
 
     _spec, run_dir = sac_run
     result = build_report(run_dir.parents[2], tmp_path / "report", formats=("md",), film=film_clip)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from mbrlbench.components.policy_gradient import (
+from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     LinearFeatureBaseline,
     adapt,

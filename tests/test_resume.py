@@ -13,8 +13,8 @@ import pytest
 from conftest import MICRO_SUITE
 
 from mbrlbench.rundir import TIMING_COLUMNS, read_json
+from mbrlbench.runner.launchers.inline import run_suite
 from mbrlbench.runner.lifecycle import run_one
-from mbrlbench.runner.local import run_suite
 from mbrlbench.runner.outcome import RunConflict
 from mbrlbench.runner.signals import StopFlag
 from mbrlbench.suite import load_suite

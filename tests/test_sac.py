@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from mbrlbench.components.buffers import Batch
-from mbrlbench.components.sac import SAC, SACSettings
+from mbrlbench.components.data.buffers import Batch
+from mbrlbench.components.policies.sac import SAC, SACSettings
 
 
 def _sac(**kw) -> SAC:

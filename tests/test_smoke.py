@@ -10,9 +10,9 @@ import pandas as pd
 import torch
 
 from mbrlbench.algorithms.registry import ALGORITHMS
-from mbrlbench.policy_eval import evaluate_policy
 from mbrlbench.rundir import REQUIRED_COLUMNS, read_json
 from mbrlbench.runner.evaluate import run_base_seed
+from mbrlbench.runner.policy_eval import evaluate_policy
 from mbrlbench.suite import load_suite
 
 SMOKE = Path(__file__).resolve().parents[1] / "suites" / "smoke.yaml"

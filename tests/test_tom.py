@@ -11,10 +11,10 @@ from conftest import micro_suite, unbroken_and_resumed
 from scipy import stats
 
 from mbrlbench.algorithms.registry import build, resolve, resolve_config
-from mbrlbench.components.buffers import Batch
-from mbrlbench.components.ensemble import ProbabilisticEnsemble
-from mbrlbench.components.mdn import MixtureDensityModel
-from mbrlbench.components.occupancy import DualValue, dual_loss, effective_sample_size, importance_weights
+from mbrlbench.components.data.buffers import Batch
+from mbrlbench.components.estimators.occupancy import DualValue, dual_loss, effective_sample_size, importance_weights
+from mbrlbench.components.models.ensemble import ProbabilisticEnsemble
+from mbrlbench.components.models.mdn import MixtureDensityModel
 from mbrlbench.tasks import TASKS
 
 TINY = {

@@ -15,7 +15,7 @@ import torch
 
 from mbrlbench.algorithms.catalog import Deviation, render_deviations
 from mbrlbench.components.config import AlgorithmConfig
-from mbrlbench.components.saved_policy import PolicySpec
+from mbrlbench.components.policies.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec
 
 __all__ = [

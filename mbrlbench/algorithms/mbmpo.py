@@ -32,12 +32,13 @@ from torch.func import functional_call, vmap
 
 from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Fidelity, space_dims
 from mbrlbench.algorithms.base import Episode as EvalEpisode
-from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.config import RllabPolicyGradientFields
-from mbrlbench.components.ensemble import model_io
-from mbrlbench.components.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
-from mbrlbench.components.mse_ensemble import DeterministicEnsemble
-from mbrlbench.components.policy_gradient import (
+from mbrlbench.components.data.buffers import ReplayBuffer
+from mbrlbench.components.data.trajectories import Trajectories, advantages, model_rollouts
+from mbrlbench.components.models.ensemble import model_io
+from mbrlbench.components.models.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
+from mbrlbench.components.models.mse_ensemble import DeterministicEnsemble
+from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     LinearFeatureBaseline,
     Params,
@@ -47,8 +48,7 @@ from mbrlbench.components.policy_gradient import (
     trpo_step,
     vpg_loss,
 )
-from mbrlbench.components.saved_policy import PolicySpec
-from mbrlbench.components.trajectories import Trajectories, advantages, model_rollouts
+from mbrlbench.components.policies.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec
 
 

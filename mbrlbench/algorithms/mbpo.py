@@ -1,7 +1,7 @@
 """MBPO: Model-Based Policy Optimization (Janner, Fu, Zhang, Levine, NeurIPS 2019, arXiv 1906.08253).
 
 Official code: jannerm/mbpo (TF1) at HEAD ac694ff (identical to 5cbe2fa in the algorithm; the humanoid config's
-max rollout length changed 20 -> 25 in 7ffb5e4). Its SAC is softlearning's (``components/sac.py``, flavour
+max rollout length changed 20 -> 25 in 7ffb5e4). Its SAC is softlearning's (``components/policies/sac.py``, flavour
 ``softlearning``), real data enters the pool episode by episode. Per real env step after exploration:
   1. every ``model_train_freq`` steps: fit the ensemble on all real data, set the rollout length from the
      schedule, reallocate the model buffer, and branch ``rollout_batch_size`` rollouts from real states;
@@ -19,12 +19,12 @@ from pydantic import Field
 from mbrlbench.algorithms.base import AlgorithmSpec, Episode, Fidelity
 from mbrlbench.algorithms.catalog import MBPO_ENV_DEVIATIONS
 from mbrlbench.algorithms.sac_agent import SACConfigFields, SACDriven
-from mbrlbench.components.buffers import Batch, ReplayBuffer
-from mbrlbench.components.dynamics import EnsembleConfigFields, ensemble_from_config, model_buffer_size, model_io
-from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
-from mbrlbench.components.mdn import MixtureDensityModel
-from mbrlbench.components.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
-from mbrlbench.components.rollouts import DynamicsModel, branched_rollout, rollout_length
+from mbrlbench.components.data.buffers import Batch, ReplayBuffer
+from mbrlbench.components.data.rollouts import DynamicsModel, branched_rollout, rollout_length
+from mbrlbench.components.models.dynamics import EnsembleConfigFields, ensemble_from_config, model_buffer_size, model_io
+from mbrlbench.components.models.ensemble import FitResult, ProbabilisticEnsemble
+from mbrlbench.components.models.mdn import MixtureDensityModel
+from mbrlbench.components.models.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
 from mbrlbench.tasks import TaskSpec
 
 
@@ -86,7 +86,7 @@ class MBPO(SACDriven):
 
     @classmethod
     def evaluation_keys_for(cls, config: Any) -> tuple[str, ...]:
-        """The model's k-step and reward errors, then the critic bias (``components/model_diagnostics.py``)."""
+        """The model's k-step and reward errors, then the critic bias (``components/models/model_diagnostics.py``)."""
         return (*MODEL_KEYS, *super().evaluation_keys_for(config))
 
     def evaluation_diagnostics(self, episodes: list[Episode]) -> dict[str, float]:

@@ -33,12 +33,13 @@ from torch.func import functional_call
 
 from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Episode, Fidelity
 from mbrlbench.components.config import PolicyGradientFields
-from mbrlbench.components.dynamics import EnsembleConfigFields, StridedModelData, ensemble_from_config, model_io
+from mbrlbench.components.data.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.components.mlp import mlp
-from mbrlbench.components.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
-from mbrlbench.components.model_training import FixedSteps, NoStop, target_std, train_model
+from mbrlbench.components.models.dynamics import EnsembleConfigFields, StridedModelData, ensemble_from_config, model_io
+from mbrlbench.components.models.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
+from mbrlbench.components.models.model_training import FixedSteps, NoStop, target_std, train_model
 from mbrlbench.components.optim import adam
-from mbrlbench.components.policy_gradient import (
+from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     Params,
     center_advantages,
@@ -50,9 +51,15 @@ from mbrlbench.components.policy_gradient import (
     vpg_loss,
     weighted_trpo_step,
 )
-from mbrlbench.components.ppo import Minibatching, Source, ValueFit, explained_variance, gaussian_entropy, ppo_epochs
-from mbrlbench.components.saved_policy import PolicySpec
-from mbrlbench.components.trajectories import bootstrapped_advantages, imagine
+from mbrlbench.components.policies.ppo import (
+    Minibatching,
+    Source,
+    ValueFit,
+    explained_variance,
+    gaussian_entropy,
+    ppo_epochs,
+)
+from mbrlbench.components.policies.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec, action_bounds
 
 

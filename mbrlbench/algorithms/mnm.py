@@ -25,10 +25,10 @@ from pydantic import Field
 from mbrlbench.algorithms.base import AlgorithmSpec, Deviation, Fidelity
 from mbrlbench.algorithms.catalog import MBPO_ENV_DEVIATIONS
 from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
-from mbrlbench.components.buffers import Batch
-from mbrlbench.components.classifier import StandardizedClassifier, classifier_loss
-from mbrlbench.components.ensemble import ProbabilisticEnsemble, model_io
-from mbrlbench.components.model_training import FixedSteps, NoStop, train_model
+from mbrlbench.components.data.buffers import Batch
+from mbrlbench.components.estimators.classifier import StandardizedClassifier, classifier_loss
+from mbrlbench.components.models.ensemble import ProbabilisticEnsemble, model_io
+from mbrlbench.components.models.model_training import FixedSteps, NoStop, train_model
 from mbrlbench.components.optim import adam, frozen
 from mbrlbench.tasks import TaskSpec
 

@@ -11,7 +11,7 @@ import torch
 from mbrlbench.algorithms import mbmpo, mbpo, mg, mnm, sac, tom, trpo
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, AlgorithmSpec, Fidelity
 from mbrlbench.algorithms.catalog import CATALOG, DEFAULT_METRIC, Deviation, render_deviations
-from mbrlbench.plugins import (
+from mbrlbench.support.plugins import (
     PluginError,
     entry_point_origin,
     import_object,

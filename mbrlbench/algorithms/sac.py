@@ -1,6 +1,6 @@
 """SAC: the model-free baseline of the MBPO paper (Haarnoja et al. 2018), on real data only.
 
-The same agent as MBPO's (``components/sac.py``); one update per env step, target entropy -|A|.
+The same agent as MBPO's (``components/policies/sac.py``); one update per env step, target entropy -|A|.
 """
 
 from __future__ import annotations

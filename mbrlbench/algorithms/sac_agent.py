@@ -10,10 +10,10 @@ import torch
 from pydantic import Field
 
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Episode
-from mbrlbench.components.buffers import ReplayBuffer
-from mbrlbench.components.model_diagnostics import critic_bias
-from mbrlbench.components.sac import SAC, SACSettings
-from mbrlbench.components.saved_policy import PolicySpec
+from mbrlbench.components.data.buffers import ReplayBuffer
+from mbrlbench.components.models.model_diagnostics import critic_bias
+from mbrlbench.components.policies.sac import SAC, SACSettings
+from mbrlbench.components.policies.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec, action_bounds
 
 

@@ -6,7 +6,7 @@ model is fitted by importance-weighted maximum likelihood, the weights picking o
 current policy would experience. Every ``model_train_freq`` env steps:
   1. a discriminator separates the newest ``policy_pool_size`` real transitions (the current policy's
      proxy, label 1) from the whole buffer (label 0.1); its logit is a reward ``log d_cur / d_buffer``;
-  2. a dual value network learns, from that reward, the f-divergence dual (``components/occupancy.py``);
+  2. a dual value network learns, from that reward, the f-divergence dual (``components/estimators/occupancy.py``);
      its residuals give each buffer transition a weight ``w = ReLU(e + 1)`` (chi-square);
   3. the model (one mixture density network) trains on minibatches drawn with probability ~ min(w, 10),
      and model rollouts start from real states drawn ~ w;
@@ -26,12 +26,12 @@ from pydantic import Field
 from mbrlbench.algorithms.base import AlgorithmSpec, Deviation, Fidelity
 from mbrlbench.algorithms.catalog import MBPO_ENV_DEVIATIONS
 from mbrlbench.algorithms.mbpo import MBPO, MBPOConfig
-from mbrlbench.components.buffers import Batch
-from mbrlbench.components.classifier import TransitionClassifier, classifier_loss
-from mbrlbench.components.dynamics import model_io
-from mbrlbench.components.ensemble import FitResult, ProbabilisticEnsemble
-from mbrlbench.components.mdn import MixtureDensityModel
-from mbrlbench.components.occupancy import DualValue, effective_sample_size
+from mbrlbench.components.data.buffers import Batch
+from mbrlbench.components.estimators.classifier import TransitionClassifier, classifier_loss
+from mbrlbench.components.estimators.occupancy import DualValue, effective_sample_size
+from mbrlbench.components.models.dynamics import model_io
+from mbrlbench.components.models.ensemble import FitResult, ProbabilisticEnsemble
+from mbrlbench.components.models.mdn import MixtureDensityModel
 from mbrlbench.components.optim import adam
 from mbrlbench.tasks import TaskSpec
 

@@ -17,15 +17,16 @@ from pydantic import Field
 
 from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Fidelity
 from mbrlbench.components.config import RllabPolicyGradientFields
+from mbrlbench.components.data.trajectories import Trajectories, advantages, discounted_cumsum, pad_episodes
 from mbrlbench.components.optim import adam
-from mbrlbench.components.policy_gradient import (
+from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     LinearFeatureBaseline,
     gaussian_kl,
     masked_mean,
     trpo_step,
 )
-from mbrlbench.components.ppo import (
+from mbrlbench.components.policies.ppo import (
     Minibatching,
     Source,
     explained_variance,
@@ -33,8 +34,7 @@ from mbrlbench.components.ppo import (
     ppo_epochs,
     surrogate_loss,
 )
-from mbrlbench.components.saved_policy import PolicySpec
-from mbrlbench.components.trajectories import Trajectories, advantages, discounted_cumsum, pad_episodes
+from mbrlbench.components.policies.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec
 
 

@@ -1,4 +1,4 @@
-"""Shared building blocks, no algorithm of their own: config field groups (``config``, ``dynamics``), ensembles
-(``ensemble``, ``mse_ensemble``, ``mdn``), replay buffers and trajectories (``buffers``, ``trajectories``), model
-rollouts (``rollouts``, ``trajectories``), SAC (``sac``, ``cuda_graphs``), on-policy maths (``policy_gradient``),
-classifiers and occupancy weights (``classifier``, ``occupancy``), and small helpers (``mlp``, ``optim``)."""
+"""Shared building blocks, no algorithm of their own, grouped by what they are: ``models/`` (dynamics models and
+their one trainer), ``policies/`` (SAC, the Gaussian MLP with TRPO and PPO, the saved policy), ``data/``
+(buffers, trajectories, rollouts), ``estimators/`` (MnM's classifier, TOM's occupancy weights); at this level
+the small helpers every group uses: ``config`` (config field groups), ``mlp``, ``optim``, ``cuda_graphs``."""

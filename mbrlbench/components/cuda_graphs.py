@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable
 
 import torch
 
-from mbrlbench.components.buffers import Batch
+from mbrlbench.components.data.buffers import Batch
 
 
 class GraphedStep:

@@ -14,15 +14,15 @@ from rich.table import Table
 from rich.text import Text
 
 from mbrlbench.algorithms.catalog import ALGORITHM_NAMES, comparable
-from mbrlbench.console import plain_console
 from mbrlbench.errors import UserInputError
-from mbrlbench.outputs import check_output_dir, staged
 from mbrlbench.report import claims, plots, stats, tables, verdicts, window
 from mbrlbench.report.format import fmt, pct, write
 from mbrlbench.report.load import Loaded, load_runs
 from mbrlbench.report.references import REFERENCES, normalization, official_mbpo_curves, paper_results
 from mbrlbench.report.verdicts import seeds_text
 from mbrlbench.rundir import POLICY, REFERENCE_FOLDER
+from mbrlbench.support.console import plain_console
+from mbrlbench.support.outputs import check_output_dir, staged
 
 FORMATS = ("png", "pdf", "md", "tex", "csv")
 # results/reference of this checkout (committed earlier runs), drawn beside new ones; found from the package's
@@ -88,7 +88,7 @@ def _protocol_text(delta: float) -> str:
   as an effect size.
 - **Normalized score** = (return - uniform-random policy's return) / (reference - random); reference = the
   MBPO paper's mean at the end of its official curve (inverted_pendulum: the maximum, 1000). Random returns:
-  `mbrlbench/references/random_returns.csv` (`python -m mbrlbench.random_returns`). Scores are taken
+  `mbrlbench/references/random_returns.csv` (`python -m mbrlbench.tasks.random_returns`). Scores are taken
   at each task's largest step that every run reached. IQM and mean use a bootstrap stratified by task.
 - **Sample efficiency** (rliable): at each env step, the IQM of normalized score over every (task, seed) run,
   with a 95% bootstrap band stratified by task; each algorithm's curve stops at the smallest, over its

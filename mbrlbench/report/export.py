@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from mbrlbench.errors import UserInputError
-from mbrlbench.outputs import staged
 from mbrlbench.report.load import Loaded, load_runs
+from mbrlbench.support.outputs import staged
 
 FORMATS = ("csv", "parquet", "npz", "tensorboard", "wandb")
 META_COLUMNS = ("suite", "task", "algorithm", "base_algorithm", "seed", "fidelity", "commit", "run_dir")

@@ -13,7 +13,7 @@ from typing import IO, Any, cast
 import torch
 
 from mbrlbench.rundir import FAULT, die, fault_now, temp_beside
-from mbrlbench.safe_torch import UnsafeFileError, load_data
+from mbrlbench.support.safe_torch import UnsafeFileError, load_data
 
 
 class CheckpointWriteError(OSError):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mbrlbench.components.saved_policy import LoadedPolicy, PolicyError, load_policy
+from mbrlbench.components.policies.saved_policy import LoadedPolicy, PolicyError, load_policy
 from mbrlbench.errors import UserInputError
 from mbrlbench.rundir import EVAL_CSV, POLICY, atomic_write_text, discover_runs
 from mbrlbench.runner.evaluate import Evaluator

@@ -1,5 +1,5 @@
 """Task registry: name -> gymnasium v5 env, env kwargs, batched termination function (and ``point_mass``,
-a cheap MuJoCo-free test task of ours, ``mbrlbench/point_mass.py``).
+a cheap MuJoCo-free test task of ours, ``mbrlbench/tasks/point_mass.py``).
 
 The termination functions decide the model's ``done`` on *predicted* observations, so they must agree
 with the env's own ``terminated`` on real ones (tests/test_termination.py checks this on real rollouts).
@@ -16,8 +16,8 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from mbrlbench import point_mass
-from mbrlbench.plugins import PluginError, import_object, is_import_path
+from mbrlbench.support.plugins import PluginError, import_object, is_import_path
+from mbrlbench.tasks import point_mass
 
 point_mass.register()
 

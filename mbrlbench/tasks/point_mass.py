@@ -70,4 +70,4 @@ class PointMassEnv(gym.Env):
 def register() -> None:
     """Register ``ENV_ID`` with gymnasium (once; importing ``mbrlbench.tasks`` does it)."""
     if ENV_ID not in gym.registry:
-        gym.register(ENV_ID, entry_point="mbrlbench.point_mass:PointMassEnv", max_episode_steps=EPISODE_STEPS)
+        gym.register(ENV_ID, entry_point="mbrlbench.tasks.point_mass:PointMassEnv", max_episode_steps=EPISODE_STEPS)

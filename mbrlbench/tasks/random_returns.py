@@ -1,6 +1,6 @@
 """Measures each task's uniform-random-policy return, the 0 of normalized scores.
 
-    python -m mbrlbench.random_returns [--episodes 100]
+    python -m mbrlbench.tasks.random_returns [--episodes 100]
 
 Writes ``mbrlbench/references/random_returns.csv`` (task, episodes, mean, std, seed, command). Run once per
 task registry change; the result is package data.
@@ -16,7 +16,7 @@ import numpy as np
 
 from mbrlbench.tasks import TASKS
 
-OUT = Path(__file__).resolve().parent / "references" / "random_returns.csv"
+OUT = Path(__file__).resolve().parents[1] / "references" / "random_returns.csv"
 
 
 def random_return(task_name: str, episodes: int, seed: int = 0) -> tuple[float, float]:
@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=100)
     args = parser.parse_args()
-    command = f"python -m mbrlbench.random_returns --episodes {args.episodes}"
+    command = f"python -m mbrlbench.tasks.random_returns --episodes {args.episodes}"
     with open(OUT, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["task", "episodes", "return_mean", "return_std", "seed", "command"])

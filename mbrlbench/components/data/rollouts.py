@@ -7,7 +7,7 @@ from typing import Protocol
 
 import torch
 
-from mbrlbench.components.buffers import ReplayBuffer
+from mbrlbench.components.data.buffers import ReplayBuffer
 from mbrlbench.tasks import TerminationFn
 
 

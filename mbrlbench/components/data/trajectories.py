@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mbrlbench.components.mse_ensemble import DeterministicEnsemble
-from mbrlbench.components.policy_gradient import (
+from mbrlbench.components.models.mse_ensemble import DeterministicEnsemble
+from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     LinearFeatureBaseline,
     center_advantages,

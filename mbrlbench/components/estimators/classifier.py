@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mbrlbench.components.ensemble import Normalizer
 from mbrlbench.components.mlp import mlp
+from mbrlbench.components.models.ensemble import Normalizer
 
 
 class TransitionClassifier(nn.Module):

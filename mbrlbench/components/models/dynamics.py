@@ -10,9 +10,9 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor
 
-from mbrlbench.components.buffers import ReplayBuffer
 from mbrlbench.components.config import AlgorithmConfig
-from mbrlbench.components.ensemble import ProbabilisticEnsemble, model_io
+from mbrlbench.components.data.buffers import ReplayBuffer
+from mbrlbench.components.models.ensemble import ProbabilisticEnsemble, model_io
 
 __all__ = [
     "EnsembleConfigFields",

@@ -15,8 +15,8 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
-from mbrlbench.components.buffers import Batch, ReplayBuffer
-from mbrlbench.components.model_training import (
+from mbrlbench.components.data.buffers import Batch, ReplayBuffer
+from mbrlbench.components.models.model_training import (
     FitResult,
     KeepBestMembers,
     MemberEpochs,

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mbrlbench.components.ensemble import Normalizer
 from mbrlbench.components.mlp import mlp
-from mbrlbench.components.model_training import (
+from mbrlbench.components.models.ensemble import Normalizer
+from mbrlbench.components.models.model_training import (
     FitResult,
     RelativeImprovement,
     WeightedDraws,

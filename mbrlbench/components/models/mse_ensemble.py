@@ -16,8 +16,14 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from mbrlbench.components.ensemble import EnsembleMLP, Normalizer
-from mbrlbench.components.model_training import FitResult, MemberEpochs, RollingFreeze, member_holdout, train_model
+from mbrlbench.components.models.ensemble import EnsembleMLP, Normalizer
+from mbrlbench.components.models.model_training import (
+    FitResult,
+    MemberEpochs,
+    RollingFreeze,
+    member_holdout,
+    train_model,
+)
 from mbrlbench.components.optim import adam
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mbrlbench.components.policy_gradient import GaussianMLPPolicy, masked_mean, ppo_loss
+from mbrlbench.components.policies.policy_gradient import GaussianMLPPolicy, masked_mean, ppo_loss
 
 
 @dataclass

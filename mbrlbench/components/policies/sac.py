@@ -25,10 +25,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mbrlbench.components.buffers import Batch
 from mbrlbench.components.cuda_graphs import GraphedStep
-from mbrlbench.components.ensemble import EnsembleMLP
+from mbrlbench.components.data.buffers import Batch
 from mbrlbench.components.mlp import glorot_, mlp
+from mbrlbench.components.models.ensemble import EnsembleMLP
 from mbrlbench.components.optim import adam, frozen
 
 Flavor = Literal["softlearning", "pranz24"]

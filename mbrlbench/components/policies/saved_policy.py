@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from mbrlbench.components.policy_gradient import GaussianMLPPolicy
-from mbrlbench.components.sac import TanhGaussianActor
-from mbrlbench.safe_torch import UnsafeFileError, load_data
+from mbrlbench.components.policies.policy_gradient import GaussianMLPPolicy
+from mbrlbench.components.policies.sac import TanhGaussianActor
+from mbrlbench.support.safe_torch import UnsafeFileError, load_data
 
 FORMAT = 1
 KINDS: dict[str, type[nn.Module]] = {"tanh_gaussian": TanhGaussianActor, "gaussian_mlp": GaussianMLPPolicy}

@@ -10,12 +10,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from mbrlbench.console import plain_console
 from mbrlbench.rundir import RunState
 from mbrlbench.runner.lifecycle import RunProgress, run_one
 from mbrlbench.runner.outcome import SuiteOutcome, attempt
 from mbrlbench.runner.signals import StopFlag, stop_on_signals
 from mbrlbench.suite import RunSpec
+from mbrlbench.support.console import plain_console
 
 
 def _label(spec: RunSpec) -> str:

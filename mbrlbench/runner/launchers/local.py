@@ -21,13 +21,13 @@ import torch
 from rich.console import Console
 from rich.live import Live
 
-from mbrlbench.console import plain_console
 from mbrlbench.rundir import FAILED_STATES, RunState
 from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.runner.outcome import SuiteOutcome, attempt
 from mbrlbench.runner.signals import StopFlag, stop_on_signals
 from mbrlbench.runner.view import status_table
 from mbrlbench.suite import RunSpec
+from mbrlbench.support.console import plain_console
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from mbrlbench.console import plain_console
 from mbrlbench.errors import UserInputError
 from mbrlbench.suite import RunSpec
+from mbrlbench.support.console import plain_console
 
 MISSING = "the slurm launcher needs submitit: pip install 'mbrlbench[slurm]'"
 
@@ -45,7 +45,7 @@ class SuiteChunk:
     keep_checkpoints: bool
 
     def __call__(self) -> dict[str, int]:
-        from mbrlbench.runner.pool import run_pool
+        from mbrlbench.runner.launchers.local import run_pool
 
         outcome = run_pool(
             self.runs,

@@ -1,0 +1,2 @@
+"""Learned estimators beside the model: MnM's transition classifier (``classifier``) and TOM's occupancy
+weights (``occupancy``)."""
