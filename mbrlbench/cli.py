@@ -20,7 +20,8 @@ from mbrlbench.support.console import plain_console
 
 if TYPE_CHECKING:  # the suite loads the algorithms (torch): only commands that need it import it
     from mbrlbench.runner.outcome import SuiteOutcome
-    from mbrlbench.suite import RunSpec, Suite
+    from mbrlbench.runner.spec import RunSpec
+    from mbrlbench.suite import Suite
 
 app = typer.Typer(
     add_completion=False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mbrlbench.algorithms.registry import ALGORITHMS
-from mbrlbench.suite import RunSpec
+from mbrlbench.runner.spec import RunSpec
 from mbrlbench.tasks import TaskSpec
 
 BYTES_PER_FLOAT = 4

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mbrlbench.algorithms.base import Episode
-from mbrlbench.suite import RunSpec
+from mbrlbench.runner.spec import RunSpec
 from mbrlbench.tasks import TaskSpec
 
 

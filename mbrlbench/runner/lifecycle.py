@@ -50,8 +50,8 @@ from mbrlbench.runner.lock import HEARTBEAT_SECONDS, RunLock
 from mbrlbench.runner.outcome import RunConflict
 from mbrlbench.runner.run_config import config_hash, full_config, now
 from mbrlbench.runner.signals import StopFlag
+from mbrlbench.runner.spec import RunSpec
 from mbrlbench.runner.tensorboard import TensorBoardMirror
-from mbrlbench.suite import RunSpec
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from mbrlbench.algorithms import registry
-from mbrlbench.suite import RunSpec
+from mbrlbench.runner.spec import RunSpec
 
 
 def now() -> str:

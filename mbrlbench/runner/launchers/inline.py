@@ -14,7 +14,7 @@ from mbrlbench.rundir import RunState
 from mbrlbench.runner.lifecycle import RunProgress, run_one
 from mbrlbench.runner.outcome import SuiteOutcome, attempt
 from mbrlbench.runner.signals import StopFlag, stop_on_signals
-from mbrlbench.suite import RunSpec
+from mbrlbench.runner.spec import RunSpec
 from mbrlbench.support.console import plain_console
 
 

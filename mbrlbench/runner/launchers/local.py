@@ -25,8 +25,8 @@ from mbrlbench.rundir import FAILED_STATES, RunState
 from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.runner.outcome import SuiteOutcome, attempt
 from mbrlbench.runner.signals import StopFlag, stop_on_signals
+from mbrlbench.runner.spec import RunSpec
 from mbrlbench.runner.view import status_table
-from mbrlbench.suite import RunSpec
 from mbrlbench.support.console import plain_console
 
 

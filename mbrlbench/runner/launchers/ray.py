@@ -16,8 +16,8 @@ from rich.live import Live
 from mbrlbench.errors import UserInputError
 from mbrlbench.rundir import RunState
 from mbrlbench.runner.outcome import SuiteOutcome, attempt
+from mbrlbench.runner.spec import RunSpec
 from mbrlbench.runner.view import status_table
-from mbrlbench.suite import RunSpec
 from mbrlbench.support.console import plain_console
 
 MISSING = "the ray launcher needs Ray: pip install 'mbrlbench[ray]'"

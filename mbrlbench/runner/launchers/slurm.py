@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from mbrlbench.errors import UserInputError
-from mbrlbench.suite import RunSpec
+from mbrlbench.runner.spec import RunSpec
 from mbrlbench.support.console import plain_console
 
 MISSING = "the slurm launcher needs submitit: pip install 'mbrlbench[slurm]'"
