@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import make_run
 
-from mbrlbench.report import plots, stats, tables
+from mbrlbench.report import plots, stats, tables, writers
 from mbrlbench.report.build import build_report
 from mbrlbench.report.load import load_runs
 from mbrlbench.report.references import paper_results
@@ -59,7 +59,7 @@ def test_paper_metric_named_in_config_is_the_compared_return(tmp_path):
     assert runs.loc["me_trpo", "metric"] == runs.loc["trpo", "metric"] == "eval_return_mean"
     assert any("me_trpo" in w and metric in w for w in loaded.warnings)
     returns = tables.returns_table(loaded.curves, loaded.runs, paper_results(), [], 0.1)
-    text = tables.returns_markdown(returns)
+    text = writers.returns_markdown(returns)
     assert "| mbmpo¹ |" in text and "| trpo |" in text and f"`mbmpo`: `{metric}`" in text
     assert plots.curve_label(loaded.curves[loaded.curves["algorithm"] == "mbmpo"], "mbmpo") == f"mbmpo [{metric}]"
 

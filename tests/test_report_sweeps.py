@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from conftest import make_run
 
-from mbrlbench.report import stats, tables
+from mbrlbench.report import stats, sweeps
 from mbrlbench.report.build import build_report
 from mbrlbench.suite import sweep_name
 
@@ -16,14 +16,14 @@ from mbrlbench.suite import sweep_name
     "point", [{"rollout_length": 5}, {"ensemble_size": 3, "num_elites": 2}, {"hidden": [200, 200], "lr": 3e-4}]
 )
 def test_split_sweep_name_inverts_the_suites_naming(point):
-    source, rendered = tables.split_sweep_name(sweep_name("mbpo", point))
+    source, rendered = sweeps.split_sweep_name(sweep_name("mbpo", point))
     assert (source, list(rendered)) == ("mbpo", list(point))
     assert sweep_name(source, rendered) == sweep_name("mbpo", point)  # the rendered values, as in the name
 
 
 @pytest.mark.parametrize("name", ["mbpo", "mbpo@", "@k=1", "mbpo@k", "mbpo@k=1,=2"])
 def test_a_plain_or_malformed_name_is_not_a_sweep_point(name):
-    assert tables.split_sweep_name(name) is None
+    assert sweeps.split_sweep_name(name) is None
 
 
 @pytest.fixture

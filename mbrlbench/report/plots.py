@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from mbrlbench.algorithms.catalog import ORDER
 from mbrlbench.report import stats
-from mbrlbench.report.tables import swept_columns
+from mbrlbench.report.sweeps import swept_columns
 
 KNOWN_ORDER = list(ORDER)  # the catalog's order: each algorithm keeps its colour in every figure
 _PALETTE = sns.color_palette("colorblind", 10) + sns.color_palette("dark", 10)

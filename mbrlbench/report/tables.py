@@ -1,5 +1,6 @@
-"""Tables: returns at the papers' step counts with verdicts (and curve-window verdicts), aggregate metrics;
-and writers for Markdown, CSV and LaTeX (booktabs). Claims: ``claims.py``."""
+"""Tables: returns at the papers' step counts with verdicts (and curve-window verdicts), normalized scores,
+aggregate metrics, sample efficiency and AUC. Their Markdown and LaTeX: ``writers.py``; sweeps: ``sweeps.py``;
+claims: ``claims.py``."""
 
 from __future__ import annotations
 
@@ -8,12 +9,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from mbrlbench.algorithms.catalog import metric_note as catalog_metric_note
 from mbrlbench.report import stats, verdicts, window
-from mbrlbench.report.format import fmt, pct
 from mbrlbench.report.references import normalization, score
 from mbrlbench.report.stats import common_step
-from mbrlbench.report.verdicts import seeds_text
 
 
 def vs_reference_runs(values: np.ndarray, reached: bool, ref: pd.DataFrame | None, step: int, delta: float) -> dict:
@@ -247,7 +245,7 @@ def _mean_over_training(run: pd.DataFrame, until: int) -> float:
     return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
 
 
-def _auc_cell(runs: pd.DataFrame, until: int) -> tuple[int, dict[str, float]]:
+def auc_cell(runs: pd.DataFrame, until: int) -> tuple[int, dict[str, float]]:
     """The mean over training up to ``until`` of each run of a cell: the count of runs with a value, and their
     mean over seeds with a 95% Student-t CI (``auc``, ``auc_low``, ``auc_high``)."""
     values = np.array([_mean_over_training(run, until) for _, run in runs.groupby("run_dir")])
@@ -271,7 +269,7 @@ def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
             continue
         norm = normalization(task)
         for algo, sub in curves[curves["task"] == task].groupby("algorithm", sort=True):
-            seeds, auc = _auc_cell(sub, until)
+            seeds, auc = auc_cell(sub, until)
             rows.append(
                 {
                     "task": task,
@@ -285,241 +283,3 @@ def auc_table(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["task", "algorithm", "env_step", "seeds", "auc", "auc_low", "auc_high", "auc_score"]
     )
-
-
-def split_sweep_name(run_name: str) -> tuple[str, dict[str, str]] | None:
-    """``mbpo@ensemble_size=3,num_elites=2`` -> ``("mbpo", {"ensemble_size": "3", "num_elites": "2"})``: the
-    swept entry and its keys with their rendered values (the inverse of ``suite.sweep_name``, whose rendered
-    values never hold ``,`` or ``=``); None for a run that is not a sweep point."""
-    source, at, point = run_name.partition("@")
-    if not at or not source or not point:
-        return None
-    pairs = [piece.partition("=") for piece in point.split(",")]
-    if any(not key or not eq for key, eq, _ in pairs):
-        return None
-    return source, {key: value for key, _, value in pairs}
-
-
-def sweep_table(curves: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
-    """One row per sweep point and task, its swept hyperparameters as columns (the values config.yaml
-    recorded, not the folder name's rendering): the return at the step every run of the sweep on that task
-    reached and the mean return over training up to it, each with its 95% CI over seeds (Student t / the
-    bootstrap band, as the returns and AUC tables). ``best`` marks the point with the highest final mean."""
-    if curves.empty:
-        return pd.DataFrame()
-    points_of: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # (task, entry) -> run name -> rendered
-    for task in sorted(curves["task"].unique()):
-        for algo in sorted(curves.loc[curves["task"] == task, "algorithm"].unique()):
-            parsed = split_sweep_name(str(algo))
-            if parsed is not None:
-                points_of.setdefault((task, parsed[0]), {})[algo] = parsed[1]
-    rows: list[dict] = []
-    for (task, source), points in points_of.items():
-        until = common_step(curves, task, list(points))
-        if until is None:
-            continue
-        cell_rows = []
-        for algo, rendered in points.items():
-            sub = curves[(curves["task"] == task) & (curves["algorithm"] == algo)]
-            hyper = configs.get(str(sub["run_dir"].iloc[0]), {}).get("hyperparameters", {})
-            final = stats.values_at_step(sub, until)["value"].dropna().to_numpy()
-            low, high = stats.mean_ci(final)
-            _, auc = _auc_cell(sub, until)
-            cell_rows.append(
-                {
-                    "task": task,
-                    "sweep": source,
-                    "algorithm": algo,
-                    **{f"hp/{k}": _cell_value(hyper.get(k, v)) for k, v in rendered.items()},
-                    "env_step": until,
-                    "seeds": len(final),
-                    "final_mean": float(final.mean()) if len(final) else math.nan,
-                    "final_low": low,
-                    "final_high": high,
-                    **auc,
-                }
-            )
-        hp = [k for k in cell_rows[0] if k.startswith("hp/")]
-        try:  # the points in the order of their swept values (numeric where numeric), for table and figure
-            cell_rows.sort(key=lambda row: tuple(row.get(k) for k in hp))
-        except TypeError:  # values of mixed kinds: keep the suite's order
-            pass
-        means = np.array([row["final_mean"] for row in cell_rows], dtype=float)
-        best = int(np.argmax(np.where(np.isnan(means), -np.inf, means)))
-        for i, row in enumerate(cell_rows):
-            row["best"] = i == best and bool(np.isfinite(means[i]))
-        rows += cell_rows
-    return pd.DataFrame(rows)
-
-
-def swept_columns(cell: pd.DataFrame) -> list[str]:
-    """The ``hp/...`` columns of one sweep's rows (sweep_table's frame holds every sweep's keys)."""
-    return [c for c in cell.columns if c.startswith("hp/") and cell[c].notna().any()]
-
-
-def _cell_value(value: object) -> object:
-    """A hyperparameter as one table cell: lists joined by ``_`` as in run names, scalars kept."""
-    if isinstance(value, list | tuple):
-        return "_".join(str(v) for v in value)
-    return value
-
-
-# ----------------------------------------------------------------------------------------- writers
-def returns_markdown(df: pd.DataFrame) -> str:
-    with_ref = "ref_verdict" in df and bool((df["ref_seeds"] > 0).any())
-    head = (
-        "| task | algorithm | fidelity | env step | ours: mean ± std (95% CI) | seeds | paper | "
-        "source (confidence) | ours − paper [95% CI] | verdict | detectable (80% power) | seeds for ±10% / ±25% |"
-    )
-    lines = [
-        head + (" vs reference runs: mean (seeds), verdict; detectable; seeds for ±10% |" if with_ref else ""),
-        "|---|---|---|---:|---|---:|---|---|---|---|---:|---|" + ("---|" if with_ref else ""),
-    ]
-    for r in df.to_dict("records"):
-        ours = f"{fmt(r['ours_mean'])} ± {fmt(r['ours_std'])} ({fmt(r['ours_ci95_low'])} to {fmt(r['ours_ci95_high'])})"
-        paper = f"{fmt(r['paper_mean'])} ± {fmt(r['paper_std'])}" if math.isfinite(r["paper_mean"]) else "–"
-        src = f"{r['paper_source']} ({r['paper_confidence']})" if r["paper_source"] else "–"
-        judged = isinstance(r.get("verdict_text"), str)
-        diff = f"{fmt(r['diff'])} [{fmt(r['diff_low'])}, {fmt(r['diff_high'])}]" if judged else "–"
-        verdict = r["verdict_text"] if judged else r["verdict"]
-        power = f"{pct(r['detectable_pct'])} ({fmt(r['detectable'])})" if judged else "–"
-        seeds = f"{seeds_text(r['seeds_10'])} / {seeds_text(r['seeds_25'])}" if judged else "–"
-        mark = "¹" if r.get("metric", "eval_return_mean") != "eval_return_mean" else ""
-        step = f"{r['env_step']:,}" + (f" (window {r['window']})" if r.get("window") else "")
-        line = (
-            f"| {r['task']} | {r['algorithm']}{mark} | {r['fidelity']} | {step} | {ours} | {r['seeds']} | {paper} "
-            f"| {src} | {diff} | **{verdict}** | {power} | {seeds} |"
-        )
-        if with_ref:
-            line += f" {reference_cell(r)} |"
-        lines.append(line)
-    return "\n".join(lines) + "\n" + metric_note(df)
-
-
-def reference_cell(r: dict) -> str:
-    """The reference-run column of one returns row: "1,000 (5): **worse, by 40% to 60%**; ±12%; 5"."""
-    if not r["ref_seeds"]:
-        return "–"
-    if not isinstance(r.get("ref_verdict_text"), str):
-        return f"{fmt(r['ref_mean'])} ({r['ref_seeds']}): **{r['ref_verdict']}**"
-    return (
-        f"{fmt(r['ref_mean'])} ({r['ref_seeds']}): **{r['ref_verdict_text']}**; {pct(r['ref_detectable_pct'])}; "
-        f"{seeds_text(r['ref_seeds_10'])}"
-    )
-
-
-COMPARED = ("better", "worse", "equivalent", "consistent")
-
-
-def regressions_markdown(df: pd.DataFrame) -> str:
-    """The top of index.md: every cell worse than its reference runs, or a line saying none is."""
-    if "ref_verdict" not in df or not bool((df["ref_seeds"] > 0).any()):
-        return "No reference runs of these cells: nothing to test for a regression.\n"
-    compared = df[df["ref_verdict"].isin(COMPARED)]
-    worse = compared[compared["ref_verdict"] == "worse"]
-    if worse.empty:
-        return f"No cell is worse than its reference runs ({len(compared)} (task, algorithm, step) compared).\n"
-    lines = [f"**{len(worse)} of {len(compared)} compared cells are worse than their reference runs:**", ""]
-    for r in worse.to_dict("records"):
-        lines.append(
-            f"- {r['task']} / {r['algorithm']} at {r['env_step']:,} steps: ours {fmt(r['ours_mean'])} ({r['seeds']} "
-            f"seeds) against {fmt(r['ref_mean'])} ({r['ref_seeds']} seeds); 95% CI of the difference "
-            f"{fmt(r['ref_diff_low'])} to {fmt(r['ref_diff_high'])}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def metric_note(df: pd.DataFrame) -> str:
-    """A footnote naming, per algorithm whose paper reports another return than the deterministic
-    evaluation, the column used as "ours" (the deterministic one stays in ``eval/deterministic_return``)."""
-    if "metric" not in df:
-        return ""
-    other = df[df["metric"].fillna("eval_return_mean") != "eval_return_mean"]
-    pairs = sorted(set(zip(other["algorithm"], other["metric"], strict=True)))
-    if not pairs:
-        return ""
-    names = "; ".join(f"`{algo}`: `{metric}`" for algo, metric in pairs)
-    notes = sorted({note for algo, _ in pairs if (note := catalog_metric_note(str(algo)))})
-    what = f" ({'; '.join(notes)})" if notes else ""
-    return (
-        f"\n¹ Ours is the return the paper plots, not the deterministic evaluation: {names}{what}. The runner's "
-        "deterministic evaluation of these runs is in `eval/deterministic_return`.\n"
-    )
-
-
-def aggregate_markdown(df: pd.DataFrame) -> str:
-    lines = ["| algorithm | tasks | runs | IQM (95% CI) | mean (95% CI) |", "|---|---:|---:|---|---|"]
-    for r in df.itertuples():
-        lines.append(
-            f"| {r.algorithm} | {r.tasks} | {r.runs} | {fmt(r.iqm, 2)} ({fmt(r.iqm_low, 2)} to "
-            f"{fmt(r.iqm_high, 2)}) | {fmt(r.mean, 2)} ({fmt(r.mean_low, 2)} to {fmt(r.mean_high, 2)}) |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def auc_markdown(df: pd.DataFrame) -> str:
-    lines = [
-        "| task | algorithm | up to env step | seeds | mean return over training (95% CI) | normalized |",
-        "|---|---|---:|---:|---|---:|",
-    ]
-    for r in df.itertuples():
-        lines.append(
-            f"| {r.task} | {r.algorithm} | {r.env_step:,} | {r.seeds} | {fmt(r.auc, 1)} ({fmt(r.auc_low, 1)} to "
-            f"{fmt(r.auc_high, 1)}) | {fmt(r.auc_score, 2)} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def sweeps_markdown(df: pd.DataFrame) -> str:
-    """One table per (task, swept entry): a row per point, its swept values as columns, the best in bold."""
-    out = []
-    for (task, source), cell in df.groupby(["task", "sweep"], sort=True):
-        keys = swept_columns(cell)
-        step = int(cell["env_step"].iloc[0])
-        out += [
-            f"**{task} / {source}** (at {step:,} env steps, reached by every run of the sweep)",
-            "",
-            "| "
-            + " | ".join(k.removeprefix("hp/") for k in keys)
-            + f" | seeds | return at {step:,} (95% CI) | mean return over training (95% CI) |",
-            "|" + "---|" * len(keys) + "---:|---|---|",
-        ]
-        for r in cell.to_dict("records"):  # sweep_table's order
-            bold = "**" if r["best"] else ""
-            final = f"{bold}{fmt(r['final_mean'], 1)}{bold} ({fmt(r['final_low'], 1)} to {fmt(r['final_high'], 1)})"
-            auc = f"{fmt(r['auc'], 1)} ({fmt(r['auc_low'], 1)} to {fmt(r['auc_high'], 1)})"
-            out.append("| " + " | ".join(str(r[k]) for k in keys) + f" | {r['seeds']} | {final} | {auc} |")
-        out.append("")
-    return "\n".join(out)
-
-
-def _tex_escape(text: str) -> str:
-    for a, b in (
-        ("\\", r"\textbackslash{}"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("_", r"\_"),
-        ("#", r"\#"),
-        ("±", r"$\pm$"),
-        ("–", "--"),
-        ("−", "-"),
-    ):
-        text = text.replace(a, b)
-    return text
-
-
-def returns_latex(df: pd.DataFrame) -> str:
-    """A booktabs table (needs \\usepackage{booktabs})."""
-    out = [
-        r"\begin{tabular}{llrrlll}",
-        r"\toprule",
-        r"Task & Algorithm & Env steps & Seeds & Ours (mean $\pm$ std) & Paper & Verdict \\",
-        r"\midrule",
-    ]
-    for r in df.itertuples():
-        ours = f"{fmt(r.ours_mean)} ± {fmt(r.ours_std)}"
-        paper = f"{fmt(r.paper_mean)} ± {fmt(r.paper_std)}" if math.isfinite(r.paper_mean) else "–"
-        cells = [r.task, r.algorithm, f"{r.env_step:,}", str(r.seeds), ours, paper, r.verdict]
-        out.append(" & ".join(_tex_escape(str(c)) for c in cells) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(out) + "\n"
