@@ -60,15 +60,15 @@ def unbroken_and_resumed(tmp_path: Path, suite_file: Path, stop_at: int):
     from mbrlbench.suite import load_suite
 
     (spec,) = load_suite(suite_file).runs
-    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
+    assert run_one(spec, tmp_path / "unbroken", threads_per_run=1) == "completed"
     stop = StopFlag()
 
     def stop_once_past(progress) -> None:
         if progress.env_step >= stop_at:
             stop.set("test")
 
-    assert run_one(spec, tmp_path / "broken", threads=1, stop=stop, progress=stop_once_past) == "interrupted"
-    assert run_one(spec, tmp_path / "broken", threads=1) == "completed"
+    assert run_one(spec, tmp_path / "broken", threads_per_run=1, stop=stop, progress=stop_once_past) == "interrupted"
+    assert run_one(spec, tmp_path / "broken", threads_per_run=1) == "completed"
     return tuple(
         pd.read_csv(spec.run_dir(tmp_path / root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
         for root in ("unbroken", "broken")

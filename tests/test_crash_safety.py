@@ -47,7 +47,7 @@ def _check_against_reference(suite_file: Path, out: Path, reference: Path) -> No
 def test_kill_loop(tmp_path, suite_file):
     reference = tmp_path / "reference"
     for spec in load_suite(suite_file).runs:
-        assert run_one(spec, reference, threads=1) == "completed"
+        assert run_one(spec, reference, threads_per_run=1) == "completed"
     out = tmp_path / "out"
     rng = random.Random(1234)
     # Injected kills first (deterministic moments), then SIGKILLs of the whole launcher at seeded delays.
@@ -70,7 +70,7 @@ def test_kill_loop(tmp_path, suite_file):
 def test_two_launchers_on_one_suite(tmp_path, suite_file):
     reference = tmp_path / "reference"
     for spec in load_suite(suite_file).runs:
-        assert run_one(spec, reference, threads=1) == "completed"
+        assert run_one(spec, reference, threads_per_run=1) == "completed"
     out = tmp_path / "out"
     first, second = _start(suite_file, out), _start(suite_file, out)
     outputs = [p.communicate(timeout=300)[1] for p in (first, second)]

@@ -89,11 +89,11 @@ def test_a_checkpoint_that_runs_code_fails_the_run_without_running_it(tmp_path, 
     suite_file.write_text(suite_file.read_text().replace("env_steps: 800", "env_steps: 200"))
     (spec,) = [r for r in load_suite(suite_file).runs if r.variant == "sac"]
     run_dir = spec.run_dir(tmp_path / "out")
-    assert run_one(spec, tmp_path / "out", threads=1, keep_checkpoints=True) == "completed"
+    assert run_one(spec, tmp_path / "out", threads_per_run=1, keep_checkpoints=True) == "completed"
     marker = tmp_path / "pwned"
     torch.save({"algorithm": Payload(marker)}, run_dir / CHECKPOINT)
     write_json(run_dir / STATUS, {"state": "interrupted", "env_step": 100})
-    assert run_one(spec, tmp_path / "out", threads=1) == "failed"
+    assert run_one(spec, tmp_path / "out", threads_per_run=1) == "failed"
     assert not marker.exists()
     error = pd.read_json(run_dir / STATUS, typ="series")["error"]
     assert str(run_dir / CHECKPOINT) in error and "refused" in error
@@ -364,12 +364,12 @@ def test_an_interrupted_report_leaves_the_previous_report_whole(two_sets, monkey
     code, _, stderr = invoke("report", two_sets / "a", "--out", out, "--format", "md,csv")
     assert code == 0, stderr
     before = snapshot(out)
-    from mbrlbench.report import tables
+    from mbrlbench.report import writers
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tables, "returns_markdown", interrupt)
+    monkeypatch.setattr(writers, "returns_markdown", interrupt)
     code, _, stderr = invoke("report", two_sets / "a", "--out", out, "--format", "md,csv")
     assert code == 130 and stderr.strip().splitlines()[-1].startswith("interrupted:"), stderr
     assert snapshot(out) == before and [p.name for p in out.iterdir() if p.name.startswith(".")] == []

@@ -72,7 +72,7 @@ def test_disk_full_during_checkpoint_fails_with_reason_and_resumes(tmp_path, sui
     suite_file.write_text(suite_file.read_text().replace("env_steps: 800", "env_steps: 500"))  # 5 rows
     (spec,) = [r for r in load_suite(suite_file).runs if r.variant == "sac"]
     reference = tmp_path / "reference"
-    assert run_one(spec, reference, threads=1) == "completed"
+    assert run_one(spec, reference, threads_per_run=1) == "completed"
     out = tmp_path / "out"
     args = ("run", str(suite_file), "--out", str(out), "--only", "algorithm=sac", "--threads-per-run", "1")
     proc = _cli(*args, env={"MBRLBENCH_FAULT": "disk_full:2"})
@@ -105,5 +105,5 @@ def test_status_json_is_strict_json(tmp_path, suite_file):
     status.write(last_return=float("nan"))  # what a run writes before its first evaluation
     assert _strict_json(tmp_path / STATUS)["last_return"] is None
     (spec,) = [r for r in load_suite(suite_file).runs if r.variant == "sac"]
-    assert run_one(spec, tmp_path / "out", threads=1) == "completed"
+    assert run_one(spec, tmp_path / "out", threads_per_run=1) == "completed"
     _strict_json(spec.run_dir(tmp_path / "out") / STATUS)

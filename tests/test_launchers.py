@@ -33,7 +33,7 @@ def reference(tmp_path_factory, suite_file):
     """The micro-suite's runs, unbroken, in this process (1 thread, like the launchers' runs below)."""
     out = tmp_path_factory.mktemp("reference")
     for spec in load_suite(suite_file).runs:
-        assert run_one(spec, out, threads=1) == "completed"
+        assert run_one(spec, out, threads_per_run=1) == "completed"
     return out
 
 
@@ -127,7 +127,7 @@ def test_stale_lock_is_taken_over(tmp_path, suite_file, holder):
         dead.wait()
         record = {"host": socket.gethostname(), "pid": dead.pid, "token": "x", "heartbeat_unix": time.time()}
     (run_dir / "lock.json").write_text(json.dumps(record))
-    assert run_one(spec, tmp_path, threads=1) == "completed"
+    assert run_one(spec, tmp_path, threads_per_run=1) == "completed"
     assert not (run_dir / "lock.json").exists()  # released
 
 
@@ -140,4 +140,4 @@ def test_fresh_foreign_lock_is_respected(tmp_path, suite_file):
     record = {"host": "elsewhere", "pid": 1, "token": "x", "heartbeat_unix": time.time()}
     (run_dir / "lock.json").write_text(json.dumps(record))
     with pytest.raises(RunLocked, match="locked by elsewhere"):
-        run_one(spec, tmp_path, threads=1)
+        run_one(spec, tmp_path, threads_per_run=1)

@@ -64,7 +64,7 @@ def eval_curve(tmp_path: Path, algorithm: str, overrides: dict[str, Any], env_st
         episodes=EVAL_EPISODES,
     )
     (spec,) = load_suite(suite).runs
-    assert run_one(spec, tmp_path / "out", threads=1) == "completed"
+    assert run_one(spec, tmp_path / "out", threads_per_run=1) == "completed"
     df = pd.read_csv(spec.run_dir(tmp_path / "out") / "progress.csv")
     return df.set_index("env_step")["eval_return_mean"]
 

@@ -26,7 +26,7 @@ def sac_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     (root / "suite.yaml").write_text(MICRO_SUITE)
     (spec,) = [r for r in load_suite(root / "suite.yaml").runs if r.variant == "sac"]
-    assert run_one(spec, root / "out", threads=1) == "completed"
+    assert run_one(spec, root / "out", threads_per_run=1) == "completed"
     return spec, spec.run_dir(root / "out")
 
 

@@ -31,7 +31,7 @@ def _spec(suite_file: Path, algorithm: str):
 @pytest.mark.parametrize("algorithm", ["mbpo", "sac"])
 def test_stopped_then_resumed_equals_unbroken(tmp_path, suite_file, algorithm):
     spec = _spec(suite_file, algorithm)
-    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
+    assert run_one(spec, tmp_path / "unbroken", threads_per_run=1) == "completed"
 
     stop = StopFlag()
 
@@ -40,11 +40,11 @@ def test_stopped_then_resumed_equals_unbroken(tmp_path, suite_file, algorithm):
             stop.set("test")
 
     broken = tmp_path / "broken"
-    assert run_one(spec, broken, threads=1, stop=stop, progress=stop_after_three) == "interrupted"
+    assert run_one(spec, broken, threads_per_run=1, stop=stop, progress=stop_after_three) == "interrupted"
     run_dir = spec.run_dir(broken)
     assert read_json(run_dir / "status.json")["state"] == "interrupted"
     assert (run_dir / "checkpoint.pt").exists()
-    assert run_one(spec, broken, threads=1) == "completed"
+    assert run_one(spec, broken, threads_per_run=1) == "completed"
     assert not (run_dir / "checkpoint.pt").exists()  # deleted on completion
     pd.testing.assert_frame_equal(_csv(run_dir), _csv(spec.run_dir(tmp_path / "unbroken")))
     assert len(_csv(run_dir)) == 8
@@ -52,7 +52,7 @@ def test_stopped_then_resumed_equals_unbroken(tmp_path, suite_file, algorithm):
 
 def test_sigkill_loses_only_work_since_checkpoint(tmp_path, suite_file):
     spec = _spec(suite_file, "mbpo")
-    assert run_one(spec, tmp_path / "unbroken", threads=1) == "completed"
+    assert run_one(spec, tmp_path / "unbroken", threads_per_run=1) == "completed"
     out = tmp_path / "killed"
     cmd = [
         sys.executable,
@@ -104,17 +104,17 @@ def test_sigterm_checkpoints_and_marks_interrupted(tmp_path, suite_file):
 
 def test_completed_skipped_changed_config_refused_restart_replaces(tmp_path, suite_file):
     spec = _spec(suite_file, "sac")
-    assert run_one(spec, tmp_path, threads=1) == "completed"
+    assert run_one(spec, tmp_path, threads_per_run=1) == "completed"
     mtime = (spec.run_dir(tmp_path) / "progress.csv").stat().st_mtime
-    assert run_one(spec, tmp_path, threads=1) == "completed"
+    assert run_one(spec, tmp_path, threads_per_run=1) == "completed"
     assert (spec.run_dir(tmp_path) / "progress.csv").stat().st_mtime == mtime  # skipped, untouched
 
     changed = Path(str(suite_file).replace("suite.yaml", "changed.yaml"))
     changed.write_text(MICRO_SUITE.replace("sac_hidden: 16, batch_size: 32}", "sac_hidden: 24, batch_size: 32}"))
     other = _spec(changed, "sac")
     with pytest.raises(RunConflict, match="another configuration"):
-        run_one(other, tmp_path, threads=1)
-    assert run_one(other, tmp_path, threads=1, restart=True) == "completed"
+        run_one(other, tmp_path, threads_per_run=1)
+    assert run_one(other, tmp_path, threads_per_run=1, restart=True) == "completed"
 
 
 def test_nan_fails_the_run_and_the_suite_goes_on(tmp_path, suite_file, monkeypatch):
@@ -132,7 +132,7 @@ def test_nan_fails_the_run_and_the_suite_goes_on(tmp_path, suite_file, monkeypat
 
     monkeypatch.setattr(sac_module.SAC, "train", poisoned)
     runs = sorted(load_suite(suite_file).runs, key=lambda r: r.variant != "sac")  # sac first, then mbpo
-    outcome = run_suite(runs, tmp_path, threads=1)
+    outcome = run_suite(runs, tmp_path, threads_per_run=1)
     assert outcome.states["failed"] and outcome.states["completed"]
     status = read_json(runs[0].run_dir(tmp_path) / "status.json")
     assert status["state"] == "failed"
@@ -145,8 +145,8 @@ def test_checkpoint_minutes_triggers_mid_interval_checkpoints(tmp_path, suite_fi
     path = tmp_path / "often.yaml"
     path.write_text(text)
     spec = _spec(path, "sac")
-    assert run_one(spec, tmp_path / "often", threads=1, keep_checkpoints=True) == "completed"
-    assert run_one(_spec(suite_file, "sac"), tmp_path / "rare", threads=1) == "completed"
+    assert run_one(spec, tmp_path / "often", threads_per_run=1, keep_checkpoints=True) == "completed"
+    assert run_one(_spec(suite_file, "sac"), tmp_path / "rare", threads_per_run=1) == "completed"
     pd.testing.assert_frame_equal(
         _csv(spec.run_dir(tmp_path / "often")), _csv(_spec(suite_file, "sac").run_dir(tmp_path / "rare"))
     )

@@ -30,7 +30,7 @@ def test_killed_and_resumed_run_has_each_env_step_once(tmp_path, suite_file):
     run_dir = spec.run_dir(out)
     before = EventAccumulator(str(run_dir / TENSORBOARD)).Reload()
     assert [e.step for e in before.Scalars("eval_return_mean")] == [100, 200, 300, 400]
-    assert run_one(replace(spec, tensorboard=True), out, threads=1) == "completed"  # resumes at row 4
+    assert run_one(replace(spec, tensorboard=True), out, threads_per_run=1) == "completed"  # resumes at row 4
     csv = pd.read_csv(run_dir / PROGRESS)
     events = EventAccumulator(str(run_dir / TENSORBOARD)).Reload()
     scalars = events.Scalars("eval_return_mean")

@@ -164,12 +164,12 @@ class RunLifecycle:
         device: str | None = None,
         restart: bool = False,
         keep_checkpoints: bool = False,
-        threads: int | None = None,
+        threads_per_run: int | None = None,
         stop: StopFlag | None = None,
         progress: Callable[[RunProgress], None] | None = None,
     ) -> None:
         self.spec, self.restart, self.keep_checkpoints = spec, restart, keep_checkpoints
-        self.device_name, self.threads = device or spec.device, threads
+        self.device_name, self.threads_per_run = device or spec.device, threads_per_run
         self.stop = stop if stop is not None else StopFlag()
         self.progress = progress
         self.run_dir = spec.run_dir(out)
@@ -228,7 +228,7 @@ class RunLifecycle:
     def _open(self, action: str) -> None:
         self.torch_device = resolve_device(self.device_name)
         if self.torch_device.type == "cpu":
-            torch.set_num_threads(self.threads or os.cpu_count() or 1)
+            torch.set_num_threads(self.threads_per_run or os.cpu_count() or 1)
         self._log_file = open(self.run_dir / LOG, "a")
         data = self.status.data
         self.status.update(
@@ -392,7 +392,7 @@ def run_one(
     device: str | None = None,
     restart: bool = False,
     keep_checkpoints: bool = False,
-    threads: int | None = None,
+    threads_per_run: int | None = None,
     stop: StopFlag | None = None,
     progress: Callable[[RunProgress], None] | None = None,
 ) -> RunState:
@@ -403,7 +403,7 @@ def run_one(
         device=device,
         restart=restart,
         keep_checkpoints=keep_checkpoints,
-        threads=threads,
+        threads_per_run=threads_per_run,
         stop=stop,
         progress=progress,
     )

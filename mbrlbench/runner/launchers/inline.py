@@ -29,7 +29,7 @@ def run_suite(
     device: str | None = None,
     restart: bool = False,
     keep_checkpoints: bool = False,
-    threads: int | None = None,
+    threads_per_run: int | None = None,
     console: Console | None = None,
 ) -> SuiteOutcome:
     console = console or plain_console(stderr=True)
@@ -62,7 +62,7 @@ def run_suite(
                     device=device,
                     restart=restart,
                     keep_checkpoints=keep_checkpoints,
-                    threads=threads,
+                    threads_per_run=threads_per_run,
                     stop=stop,
                     progress=show,
                 )

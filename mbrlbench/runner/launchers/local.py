@@ -55,7 +55,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _child(spec: RunSpec, out: str, slot: Slot, threads: int, restart: bool, keep: bool, queue: Any) -> None:
+def _child(spec: RunSpec, out: str, slot: Slot, threads_per_run: int, restart: bool, keep: bool, queue: Any) -> None:
     if slot.gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot.gpu)
     _die_with_parent()
@@ -64,7 +64,13 @@ def _child(spec: RunSpec, out: str, slot: Slot, threads: int, restart: bool, kee
 
     def one() -> RunState:
         return run_one(
-            spec, Path(out), device=slot.device, restart=restart, keep_checkpoints=keep, threads=threads, stop=stop
+            spec,
+            Path(out),
+            device=slot.device,
+            restart=restart,
+            keep_checkpoints=keep,
+            threads_per_run=threads_per_run,
+            stop=stop,
         )
 
     with stop_on_signals(stop):
@@ -112,8 +118,10 @@ def run_pool(
         return SuiteOutcome()
     slots = plan_slots(device or runs[0].device, jobs, runs_per_gpu)
     cpu_slots = sum(s.gpu is None for s in slots)
-    threads = threads_per_run or max(1, (os.cpu_count() or 1) // max(cpu_slots, 1))
-    pool = _Pool(runs, Path(out), slots, (threads, restart, keep_checkpoints), console or plain_console(stderr=True))
+    threads_per_run = threads_per_run or max(1, (os.cpu_count() or 1) // max(cpu_slots, 1))
+    pool = _Pool(
+        runs, Path(out), slots, (threads_per_run, restart, keep_checkpoints), console or plain_console(stderr=True)
+    )
     stop = pool.stop
 
     def forward() -> None:

@@ -40,13 +40,15 @@ def check_writable(out: Path) -> None:
         ) from None
 
 
-def _ray_task(spec: RunSpec, out: str, device: str, threads: int, restart: bool, keep: bool) -> tuple[str, str]:
+def _ray_task(spec: RunSpec, out: str, device: str, threads_per_run: int, restart: bool, keep: bool) -> tuple[str, str]:
     from mbrlbench.runner.lifecycle import run_one
 
     check_writable(Path(out))
 
     def one() -> RunState:
-        return run_one(spec, Path(out), device=device, restart=restart, keep_checkpoints=keep, threads=threads)
+        return run_one(
+            spec, Path(out), device=device, restart=restart, keep_checkpoints=keep, threads_per_run=threads_per_run
+        )
 
     state, message = attempt(one, spec.run_dir(Path(out)))
     return state.value, message
@@ -76,8 +78,8 @@ def run_ray(
         ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
     device = "cuda" if gpus_per_run > 0 else "cpu"
     task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries)(_ray_task)
-    threads = max(1, int(cpus_per_run))
-    refs = {task.remote(spec, str(out), device, threads, restart, keep_checkpoints): spec for spec in runs}
+    threads_per_run = max(1, int(cpus_per_run))
+    refs = {task.remote(spec, str(out), device, threads_per_run, restart, keep_checkpoints): spec for spec in runs}
     outcome = SuiteOutcome()
     run_dirs = [r.run_dir(out) for r in runs]
     with Live(status_table(run_dirs, title), console=console, refresh_per_second=1) as live:

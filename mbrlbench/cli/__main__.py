@@ -1,0 +1,5 @@
+"""``python -m mbrlbench.cli``."""
+
+from mbrlbench.cli import app
+
+app()
