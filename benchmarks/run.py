@@ -270,7 +270,7 @@ class WindowControl:
     def __init__(self, window: Window) -> None:
         self.window = window
 
-    def should_stop(self) -> bool:
+    def at_safe_point(self) -> bool:
         return self.window.done
 
 

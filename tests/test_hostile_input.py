@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from mbrlbench.rundir import CHECKPOINT, PROGRESS, STATUS, TIMING_COLUMNS, read_json, write_json
-from mbrlbench.runner.lifecycle import StatusFile, run_one
+from mbrlbench.runner.lifecycle import run_one
+from mbrlbench.runner.status_file import StatusFile
 from mbrlbench.suite import load_suite
 from mbrlbench.support.safe_torch import load_data
 

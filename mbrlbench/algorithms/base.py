@@ -154,8 +154,9 @@ class Episode:
 class TrainControl(Protocol):
     """What the runner hands to ``Algorithm.train``: asked at every env step (a safe point)."""
 
-    def should_stop(self) -> bool:
-        """True = return from ``train`` now, so the runner can checkpoint (or stop)."""
+    def at_safe_point(self) -> bool:
+        """Called at every env step: the runner may report progress; True = return from ``train`` now, so
+        the runner can checkpoint (or stop)."""
         ...
 
 
@@ -221,7 +222,7 @@ class Algorithm:
 
     def stop_requested(self) -> bool:
         """The control of the current ``train`` call wants it to return now (never without a control)."""
-        return self._control is not None and self._control.should_stop()
+        return self._control is not None and self._control.at_safe_point()
 
     def running(self, until: int) -> bool:
         """The training loop's condition: steps left and no stop requested (asked in this order)."""

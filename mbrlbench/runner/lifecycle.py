@@ -1,18 +1,17 @@
 """One run's life: lock its folder, start or resume, train between evaluations, log, checkpoint, finish.
 
-The runner owns evaluation, logging, checkpoints and resume; the algorithm owns its training loop and asks
-the run's :class:`RunControl` at every env step whether to stop (a signal, or a checkpoint due).
+The runner owns evaluation, logging, checkpoints and resume; the algorithm owns its training loop and calls
+the run's :class:`RunControl` at every env step, its safe point (progress is reported there, and the answer says
+whether to return: a signal, or a checkpoint due). ``RunLifecycle`` holds the folder, its lock and status;
+``Training`` the opened run: the algorithm, progress.csv and the clocks.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import shutil
 import socket
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,7 +27,6 @@ from mbrlbench.algorithms.base import Algorithm, seed_everything
 from mbrlbench.rundir import (
     CHECKPOINT,
     CONFIG,
-    LOCK,
     LOG,
     POLICY,
     PROGRESS,
@@ -37,20 +35,17 @@ from mbrlbench.rundir import (
     TENSORBOARD,
     ProgressCSV,
     RunState,
-    json_safe,
-    read_config,
     read_state,
-    read_status,
-    write_json,
     write_yaml,
 )
 from mbrlbench.runner.checkpoint import load_checkpoint, save_checkpoint
 from mbrlbench.runner.evaluate import Evaluator
-from mbrlbench.runner.lock import HEARTBEAT_SECONDS, RunLock
-from mbrlbench.runner.outcome import RunConflict
-from mbrlbench.runner.run_config import config_hash, full_config, now
+from mbrlbench.runner.folder import FolderAction, prepare_folder
+from mbrlbench.runner.lock import RunLock
+from mbrlbench.runner.run_config import full_config, now
 from mbrlbench.runner.signals import StopFlag
 from mbrlbench.runner.spec import RunSpec
+from mbrlbench.runner.status_file import Heartbeat, StatusFile
 from mbrlbench.runner.tensorboard import TensorBoardMirror
 
 
@@ -70,87 +65,16 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class StatusFile:
-    """``status.json``, rewritten atomically. The main thread and the heartbeat thread both write it, so
-    every change and write happens under one lock."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data: dict[str, Any] = read_status(path.parent)
-        self._lock = threading.Lock()
-
-    def write(self, **changes: Any) -> None:
-        with self._lock:
-            self.data.update(changes, heartbeat=now(), heartbeat_unix=time.time())
-            try:
-                write_json(self.path, self.data)
-            except OSError:
-                # a full disk: the atomic write needs a second file; overwriting the old one in place may
-                # still fit in its blocks (the caller's next write retries the atomic way)
-                with contextlib.suppress(OSError), open(self.path, "r+") as f:
-                    f.write(json.dumps(json_safe(self.data), indent=2, allow_nan=False) + "\n")
-                    f.truncate()
-
-    def update(self, **changes: Any) -> None:
-        """Changes seen by the next write (the heartbeat's or the main thread's)."""
-        with self._lock:
-            self.data.update(changes)
-
-
-class _Heartbeat:
-    """Refreshes the lock's and ``status.json``'s heartbeat from a thread, so that launchers and locks on
-    shared filesystems see the run alive while one long phase (a model fit) runs."""
-
-    def __init__(self, beat: Callable[[], None]) -> None:
-        self._beat, self._stop = beat, threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            with contextlib.suppress(OSError):
-                self._beat()
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def prepare_folder(spec: RunSpec, run_dir: Path, restart: bool) -> str:
-    """Under the run's lock: 'skip' (completed), 'resume' (has a checkpoint) or 'start'; raises RunConflict."""
-    if restart:
-        for child in run_dir.iterdir():
-            if child.name != LOCK:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-        return "start"
-    for stale in run_dir.glob(".*.tmp"):  # temp files of writes a kill interrupted
-        stale.unlink(missing_ok=True)
-    if not (run_dir / CONFIG).exists():
-        return "start"
-    existing = read_config(run_dir).get("config_hash")
-    if existing != config_hash(spec):
-        raise RunConflict(
-            f"{run_dir}: holds a run of another configuration "
-            f"(hash {existing} != {config_hash(spec)}); use --restart to replace it"
-        )
-    if read_state(run_dir) == RunState.COMPLETED:
-        return "skip"
-    return "resume" if (run_dir / CHECKPOINT).exists() else "start"
-
-
 class RunControl:
-    """What the algorithm asks at every env step: report progress (at most once a second) and say whether
-    to stop now, for a stop signal or a checkpoint that is due."""
+    """What the algorithm calls at every env step, its safe point: the runner reports progress there (at most
+    once a second) and answers whether ``train`` must return now, for a stop signal or a checkpoint due."""
 
-    def __init__(self, run: RunLifecycle) -> None:
-        self.run = run
+    def __init__(self, training: Training) -> None:
+        self.training = training
 
-    def should_stop(self) -> bool:
-        self.run.report_progress()
-        return bool(self.run.stop) or self.run.checkpoint_due()
+    def at_safe_point(self) -> bool:
+        self.training.report_progress()
+        return bool(self.training.run.stop) or self.training.checkpoint_due()
 
 
 class RunLifecycle:
@@ -176,12 +100,7 @@ class RunLifecycle:
         self.status = StatusFile(self.run_dir / STATUS)
         self._log_file: IO[str] | None = None
         self.mirror: TensorBoardMirror | None = None
-        self.rows, self.wall_before = 0, 0.0
-        self.seen_finite: set[str] = set()
-        self.last_return = float("nan")
-        self.last_checkpoint = self.last_report = self.last_status = 0.0
 
-    # ------------------------------------------------------------------ open, train, finish
     def run(self) -> RunState:
         if read_state(self.run_dir) == RunState.COMPLETED and not self.restart:
             prepare_folder(self.spec, self.run_dir, self.restart)  # still refuses a completed run of another config
@@ -199,22 +118,22 @@ class RunLifecycle:
         if self.stop:
             lock.mark_stopping()
         action = prepare_folder(self.spec, self.run_dir, self.restart)
-        if action == "skip":
+        if action is FolderAction.SKIP:
             return RunState.COMPLETED
         self.status = StatusFile(self.run_dir / STATUS)  # re-read under the lock (--restart wiped it)
         evaluator: Evaluator | None = None
         try:
-            self._open(action)
+            device = self._open(action)
 
             def beat() -> None:
                 lock.heartbeat()
                 self.status.write()
 
-            with _Heartbeat(beat):
-                algo = self._start_or_resume(action)
+            with Heartbeat(beat):
+                training = self._start_or_resume(action, device)
                 evaluator = Evaluator.for_run(self.spec)
-                state = self._train(algo, evaluator)
-            return self._finish(state, algo)
+                state = training.train(evaluator)
+            return self._finish(state, training)
         except Exception as err:
             return self._fail(err)
         finally:
@@ -225,9 +144,10 @@ class RunLifecycle:
             if self._log_file is not None:
                 self._log_file.close()
 
-    def _open(self, action: str) -> None:
-        self.torch_device = resolve_device(self.device_name)
-        if self.torch_device.type == "cpu":
+    def _open(self, action: FolderAction) -> torch.device:
+        """The run's device and threads, its log, and status.json marked running (config.yaml when new)."""
+        device = resolve_device(self.device_name)
+        if device.type == "cpu":
             torch.set_num_threads(self.threads_per_run or os.cpu_count() or 1)
         self._log_file = open(self.run_dir / LOG, "a")
         data = self.status.data
@@ -240,62 +160,42 @@ class RunLifecycle:
             error=None,
             host=socket.gethostname(),
             pid=os.getpid(),
-            device=str(self.torch_device),
+            device=str(device),
         )
-        if action == "start":
-            write_yaml(self.run_dir / CONFIG, full_config(self.spec, self.torch_device))
+        if action is FolderAction.START:
+            write_yaml(self.run_dir / CONFIG, full_config(self.spec, device))
         self.status.write()
+        return device
 
-    def _start_or_resume(self, action: str) -> Algorithm:
+    def _start_or_resume(self, action: FolderAction, device: torch.device) -> Training:
         spec = self.spec
         seed_everything(spec.seed)
-        algo = registry.build(spec.algorithm, spec.config, spec.task, self.torch_device, spec.seed)
-        self.algo = algo
+        algo = registry.build(spec.algorithm, spec.config, spec.task, device, spec.seed)
         columns = (*REQUIRED_COLUMNS, *algo.diagnostic_keys, *algo.evaluation_keys)
         self.mirror = TensorBoardMirror(self.run_dir / TENSORBOARD) if spec.tensorboard else None
-        self.csv = ProgressCSV(self.run_dir / PROGRESS, columns, self.mirror)
-        if action == "resume":
-            state = load_checkpoint(self.run_dir / CHECKPOINT, self.torch_device)
+        csv = ProgressCSV(self.run_dir / PROGRESS, columns, self.mirror)
+        rows, wall_before, seen_finite = 0, 0.0, set[str]()
+        if action is FolderAction.RESUME:
+            state = load_checkpoint(self.run_dir / CHECKPOINT, device)
             algo.load_state_dict(state["algorithm"])
-            self.rows, self.wall_before = state["rows"], state["wall_time_s"]
-            self.seen_finite = set(state["seen_finite"])
-            self.csv.truncate(self.rows)
-            self.log(f"resumed at env step {algo.env_steps} with {self.rows} rows")
+            rows, wall_before, seen_finite = state["rows"], state["wall_time_s"], set(state["seen_finite"])
+            csv.truncate(rows)
+            self.log(f"resumed at env step {algo.env_steps} with {rows} rows")
         else:
-            self.csv.create()
-            self.log(f"started {spec.variant} on {spec.task.name} seed {spec.seed} ({self.torch_device})")
-        self.t0 = self.last_checkpoint = self.t_rate = time.time()
-        self.steps_at_start = algo.env_steps
-        return algo
+            csv.create()
+            self.log(f"started {spec.variant} on {spec.task.name} seed {spec.seed} ({device})")
+        return Training(self, algo, csv, rows, wall_before, seen_finite)
 
-    def _train(self, algo: Algorithm, evaluator: Evaluator) -> RunState:
-        """Train to each evaluation point in turn; a stop request checkpoints and returns INTERRUPTED."""
-        spec, control = self.spec, RunControl(self)
-        while algo.env_steps < spec.env_steps:
-            # the next eval point after the current step (iteration-based algorithms may overshoot)
-            until = min((algo.env_steps // spec.eval_every + 1) * spec.eval_every, spec.env_steps)
-            diagnostics = algo.train(until, control)
-            if algo.env_steps < until:  # stopped early at a safe point
-                self.checkpoint()
-                if self.stop:
-                    self.log(f"interrupted ({self.stop.reason}) at env step {algo.env_steps}; checkpoint saved")
-                    return RunState.INTERRUPTED
-                continue
-            self.evaluate_and_log(evaluator, diagnostics)
-            if self.rows % spec.checkpoint_every == 0 or self.checkpoint_due():
-                self.checkpoint()
-            self.report_progress(force=True)
-        return RunState.COMPLETED
-
-    def _finish(self, state: RunState, algo: Algorithm) -> RunState:
+    def _finish(self, state: RunState, training: Training) -> RunState:
+        env_step = training.algo.env_steps
         if state == RunState.COMPLETED:
-            self.save_policy()
-            self.status.write(state=state.value, env_step=algo.env_steps, finished=now())
+            training.save_policy()
+            self.status.write(state=state.value, env_step=env_step, finished=now())
             self.log("completed")
             if not self.keep_checkpoints:
                 (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
         else:
-            self.status.write(state=state.value, env_step=algo.env_steps)
+            self.status.write(state=state.value, env_step=env_step)
         return state
 
     def _fail(self, err: Exception) -> RunState:
@@ -304,7 +204,53 @@ class RunLifecycle:
         self.status.write(state=RunState.FAILED.value, error=message, finished=now())
         return RunState.FAILED
 
-    # ------------------------------------------------------------------ evaluate, checkpoint, report
+    def log(self, message: str) -> None:
+        if self._log_file is None:
+            return
+        with contextlib.suppress(OSError):  # a full disk must not hide the run's real error
+            self._log_file.write(f"{now()} {message}\n")
+            self._log_file.flush()
+
+
+class Training:
+    """An opened run: its algorithm, its progress.csv and the clocks; trains to each evaluation point, logs a
+    row there, checkpoints, and reports progress."""
+
+    def __init__(
+        self,
+        run: RunLifecycle,
+        algo: Algorithm,
+        csv: ProgressCSV,
+        rows: int,
+        wall_before: float,
+        seen_finite: set[str],
+    ) -> None:
+        self.run, self.spec, self.algo, self.csv = run, run.spec, algo, csv
+        self.rows, self.wall_before, self.seen_finite = rows, wall_before, seen_finite
+        self.last_return = float("nan")
+        self.t0 = self.last_checkpoint = self.t_rate = time.time()
+        self.last_report = self.last_status = 0.0
+        self.steps_at_start = algo.env_steps
+
+    def train(self, evaluator: Evaluator) -> RunState:
+        """Train to each evaluation point in turn; a stop request checkpoints and returns INTERRUPTED."""
+        spec, algo, control = self.spec, self.algo, RunControl(self)
+        while algo.env_steps < spec.env_steps:
+            # the next eval point after the current step (iteration-based algorithms may overshoot)
+            until = min((algo.env_steps // spec.eval_every + 1) * spec.eval_every, spec.env_steps)
+            diagnostics = algo.train(until, control)
+            if algo.env_steps < until:  # stopped early at a safe point
+                self.checkpoint()
+                if self.run.stop:
+                    self.run.log(f"interrupted ({self.run.stop.reason}) at env step {algo.env_steps}; checkpoint saved")
+                    return RunState.INTERRUPTED
+                continue
+            self.evaluate_and_log(evaluator, diagnostics)
+            if self.rows % spec.checkpoint_every == 0 or self.checkpoint_due():
+                self.checkpoint()
+            self.report_progress(force=True)
+        return RunState.COMPLETED
+
     def evaluate_and_log(self, evaluator: Evaluator, diagnostics: dict[str, float]) -> None:
         """One evaluation row of progress.csv; a diagnostic that turns non-finite after being finite (or is
         infinite) fails the run rather than logging garbage."""
@@ -335,7 +281,7 @@ class RunLifecycle:
         self.csv.append(row)
         self.rows += 1
         self.last_return = row["eval_return_mean"]
-        self.log(f"env step {algo.env_steps}: eval return {self.last_return:.1f}")
+        self.run.log(f"env step {algo.env_steps}: eval return {self.last_return:.1f}")
 
     def checkpoint(self) -> None:
         state = {
@@ -344,7 +290,7 @@ class RunLifecycle:
             "wall_time_s": self.wall(),
             "seen_finite": sorted(self.seen_finite),
         }
-        save_checkpoint(self.run_dir / CHECKPOINT, state)
+        save_checkpoint(self.run.run_dir / CHECKPOINT, state)
         self.save_policy()
         self.last_checkpoint = time.time()
 
@@ -353,7 +299,7 @@ class RunLifecycle:
         spec = self.spec
         meta: dict[str, Any] = {"suite": spec.suite, "task": spec.task.to_dict(), "algorithm": spec.algorithm}
         meta |= {"variant": spec.variant, "seed": spec.seed, "env_step": self.algo.env_steps}
-        save_checkpoint(self.run_dir / POLICY, self.algo.policy_spec().payload(meta), faults=False)
+        save_checkpoint(self.run.run_dir / POLICY, self.algo.policy_spec().payload(meta), faults=False)
 
     def checkpoint_due(self) -> bool:
         return time.time() - self.last_checkpoint > 60 * self.spec.checkpoint_minutes
@@ -367,22 +313,15 @@ class RunLifecycle:
         self.last_report = t
         env_step = self.algo.env_steps
         rate = (env_step - self.steps_at_start) / max(t - self.t_rate, 1e-9)
-        self.status.update(env_step=env_step, last_return=self.last_return, steps_per_second=rate)
+        self.run.status.update(env_step=env_step, last_return=self.last_return, steps_per_second=rate)
         if force or t - self.last_status > 5.0:
             self.last_status = t
-            self.status.write()
-        if self.progress:
-            self.progress(RunProgress(self.spec, env_step, self.last_return, rate))
+            self.run.status.write()
+        if self.run.progress:
+            self.run.progress(RunProgress(self.spec, env_step, self.last_return, rate))
 
     def wall(self) -> float:
         return self.wall_before + time.time() - self.t0
-
-    def log(self, message: str) -> None:
-        if self._log_file is None:
-            return
-        with contextlib.suppress(OSError):  # a full disk must not hide the run's real error
-            self._log_file.write(f"{now()} {message}\n")
-            self._log_file.flush()
 
 
 def run_one(
