@@ -281,12 +281,18 @@ class RowMirror(Protocol):
     def append(self, row: dict[str, float | int]) -> None: ...
 
 
+STRICT_COLUMNS_ENV = "MBRLBENCH_STRICT_COLUMNS"  # "1": a row must hold exactly the header's columns (tests set it)
+
+
 class ProgressCSV:
-    """``progress.csv`` with a header fixed at start; rows are appended whole, flushed and fsynced."""
+    """``progress.csv`` with a header fixed at start; rows are appended whole, flushed and fsynced. A column
+    the row lacks is written as NaN and a key outside the header is dropped, unless ``MBRLBENCH_STRICT_COLUMNS=1``
+    (the test suite's setting), where either is an error: an algorithm that declares a diagnostic must log it."""
 
     def __init__(self, path: Path, columns: Sequence[str], mirror: RowMirror | None = None) -> None:
         self.path, self.columns, self.mirror = path, tuple(columns), mirror
         self.header = ",".join(self.columns) + "\n"
+        self.strict = os.environ.get(STRICT_COLUMNS_ENV) == "1"
 
     def create(self) -> None:
         atomic_write_text(self.path, self.header)
@@ -307,6 +313,9 @@ class ProgressCSV:
             self.mirror.reset([dict(zip(self.columns, map(float, line.split(",")), strict=True)) for line in kept])
 
     def append(self, row: dict[str, float | int]) -> None:
+        if self.strict and set(row) != set(self.columns):
+            missing, extra = sorted(set(self.columns) - set(row)), sorted(set(row) - set(self.columns))
+            raise ValueError(f"{self.path}: row lacks declared columns {missing}, has undeclared keys {extra}")
         line = ",".join(format_value(row.get(c, float("nan"))) for c in self.columns) + "\n"
         with open(self.path, "a") as f:
             if FAULT and fault_now("csv"):

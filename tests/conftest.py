@@ -1,31 +1,10 @@
-"""Shared fixtures: a 2-run micro-suite (tiny MBPO and SAC on inverted_pendulum, 800 env steps), and
-synthetic run folders written through the run-folder module (make_run)."""
+"""Fixtures: a 2-run micro-suite file (tiny MBPO and SAC on inverted_pendulum, 800 env steps); helpers shared by
+test modules live in helpers.py."""
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-
-from mbrlbench.rundir import CONFIG, PROGRESS, STATUS, RunKey, write_json, write_yaml
-
-MICRO_SUITE = """\
-name: micro
-tasks: [inverted_pendulum]
-algorithms: [mbpo, sac]
-seeds: [7]
-env_steps: 800
-eval: {every: 100, episodes: 2}
-device: cpu
-checkpoint_every: 2
-overrides:
-  mbpo:
-    all: {n_initial_exploration_steps: 100, min_pool_size: 100, epoch_length: 100, model_train_freq: 100,
-          rollout_batch_size: 100, rollout_schedule: [1, 4, 1, 3], n_train_repeat: 2, ensemble_size: 3,
-          num_elites: 2, model_hidden: 16, model_layers: 2, model_max_epochs: 3, sac_hidden: 16, batch_size: 32}
-  sac:
-    all: {n_initial_exploration_steps: 100, min_pool_size: 100, sac_hidden: 16, batch_size: 32}
-"""
+from helpers import MICRO_SUITE
 
 
 @pytest.fixture
@@ -35,92 +14,29 @@ def suite_file(tmp_path: Path) -> Path:
     return path
 
 
-def micro_suite(
-    tmp_path: Path, name: str, task: str, algorithm: str, overrides: dict, device: str = "cpu", **fields
-) -> Path:
-    """A one-run suite file (seed, env_steps, eval every/episodes from ``fields``) with ``overrides``."""
-    body = ", ".join(f"{k}: {v}" for k, v in overrides.items())
-    path = tmp_path / "suite.yaml"
-    path.write_text(
-        f"name: {name}\ntasks: [{task}]\nalgorithms: [{algorithm}]\nseeds: [{fields['seed']}]\n"
-        f"env_steps: {fields['env_steps']}\neval: {{every: {fields['every']}, episodes: {fields['episodes']}}}\n"
-        f"device: {device}\ncheckpoint_every: 1\noverrides:\n  {algorithm}:\n    all: {{{body}}}\n"
-    )
-    return path
-
-
-def unbroken_and_resumed(tmp_path: Path, suite_file: Path, stop_at: int):
-    """Run the suite's single run unbroken, and again stopped once past env step ``stop_at`` then resumed;
-    return both progress CSVs without their timing columns (resume is exact on CPU: they must be equal)."""
-    import pandas as pd
-
-    from mbrlbench.rundir import TIMING_COLUMNS
+@pytest.fixture(scope="session")
+def micro_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The micro-suite's runs done unbroken, once per test session (per xdist worker): the results root that
+    the crash-safety and resume tests compare their broken runs with."""
     from mbrlbench.runner.lifecycle import run_one
-    from mbrlbench.runner.signals import StopFlag
     from mbrlbench.suite import load_suite
 
-    (spec,) = load_suite(suite_file).runs
-    assert run_one(spec, tmp_path / "unbroken", threads_per_run=1) == "completed"
-    stop = StopFlag()
-
-    def stop_once_past(progress) -> None:
-        if progress.env_step >= stop_at:
-            stop.set("test")
-
-    assert run_one(spec, tmp_path / "broken", threads_per_run=1, stop=stop, progress=stop_once_past) == "interrupted"
-    assert run_one(spec, tmp_path / "broken", threads_per_run=1) == "completed"
-    return tuple(
-        pd.read_csv(spec.run_dir(tmp_path / root) / "progress.csv").drop(columns=list(TIMING_COLUMNS))
-        for root in ("unbroken", "broken")
-    )
-
-
-def make_run(
-    root: Path,
-    task: str,
-    algo: str,
-    seed: int,
-    steps,
-    returns,
-    state="completed",
-    suite="syn",
-    fidelity="official-code",
-    extra=None,
-    config_extra=None,
-) -> Path:
-    run_dir = RunKey(suite, task, algo, seed).path(root)
-    run_dir.mkdir(parents=True)
-    df = pd.DataFrame(
-        {
-            "env_step": steps,
-            "eval_return_mean": returns,
-            "eval_return_std": 0.0,
-            "eval_episodes": 10,
-            "train_return": np.nan,
-            "wall_time_s": np.arange(1, len(steps) + 1) * 60.0,
-            **(extra or {}),
-        }
-    )
-    df.to_csv(run_dir / PROGRESS, index=False)
-    config = {
-        "suite": suite,
-        "task": {"name": task},
-        "algorithm": algo,
-        "variant": algo,
-        "seed": seed,
-        "env_steps": int(max(steps)),
-        "fidelity": fidelity,
-        **(config_extra or {}),
-    }
-    write_yaml(run_dir / CONFIG, config)
-    write_json(run_dir / STATUS, {"state": state})
-    return run_dir
+    root = tmp_path_factory.mktemp("micro_reference")
+    (root / "suite.yaml").write_text(MICRO_SUITE)
+    for spec in load_suite(root / "suite.yaml").runs:
+        assert run_one(spec, root / "out", threads_per_run=1) == "completed"
+    return root / "out"
 
 
 def pytest_configure(config):
-    """Under pytest-xdist (``-n 2``) each worker gets one torch thread, and so do the processes it starts,
-    so that two workers on two cores do not oversubscribe them."""
+    """Every progress.csv row must hold exactly its declared columns (``rundir.STRICT_COLUMNS_ENV``, inherited by
+    the processes tests start). Under pytest-xdist (``-n 2``) each worker gets one torch thread, and so do the
+    processes it starts, so that two workers on two cores do not oversubscribe them."""
     import os
+
+    from mbrlbench.rundir import STRICT_COLUMNS_ENV
+
+    os.environ[STRICT_COLUMNS_ENV] = "1"
 
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch

@@ -170,7 +170,7 @@ def test_mbrl_lib_case_is_mbrl_lib_020(harness):
 def test_ship_reference_copies_completed_runs_and_tables_both_metrics(tmp_path):
     """benchmarks/ship_reference.py: only completed runs travel, only their three files; the README's table
     names each cell's metric and gives the deterministic evaluation beside a paper metric that replaced it."""
-    from conftest import make_run
+    from helpers import make_run
 
     spec = importlib.util.spec_from_file_location("ship_reference", HARNESS.parent / "ship_reference.py")
     ship_reference = importlib.util.module_from_spec(spec)

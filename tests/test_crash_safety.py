@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 
 from mbrlbench.rundir import TIMING_COLUMNS, read_json
-from mbrlbench.runner.lifecycle import run_one
 from mbrlbench.suite import load_suite
 
 KILLS = 3
@@ -44,10 +43,8 @@ def _check_against_reference(suite_file: Path, out: Path, reference: Path) -> No
         assert not list(run_dir.glob(".*.tmp"))  # no temp file of an interrupted write left behind
 
 
-def test_kill_loop(tmp_path, suite_file):
-    reference = tmp_path / "reference"
-    for spec in load_suite(suite_file).runs:
-        assert run_one(spec, reference, threads_per_run=1) == "completed"
+def test_kill_loop(tmp_path, suite_file, micro_reference):
+    reference = micro_reference
     out = tmp_path / "out"
     rng = random.Random(1234)
     # Injected kills first (deterministic moments), then SIGKILLs of the whole launcher at seeded delays.
@@ -67,10 +64,8 @@ def test_kill_loop(tmp_path, suite_file):
     _check_against_reference(suite_file, out, reference)
 
 
-def test_two_launchers_on_one_suite(tmp_path, suite_file):
-    reference = tmp_path / "reference"
-    for spec in load_suite(suite_file).runs:
-        assert run_one(spec, reference, threads_per_run=1) == "completed"
+def test_two_launchers_on_one_suite(tmp_path, suite_file, micro_reference):
+    reference = micro_reference
     out = tmp_path / "out"
     first, second = _start(suite_file, out), _start(suite_file, out)
     outputs = [p.communicate(timeout=300)[1] for p in (first, second)]

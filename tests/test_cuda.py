@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import MICRO_SUITE, micro_suite, unbroken_and_resumed
+from helpers import MICRO_SUITE, micro_suite, unbroken_and_resumed
 from test_mbmpo import TINY as MBMPO_TINY
 from test_mg import TINY as MG_TINY
 from test_mnm import SUITE as MNM_SUITE

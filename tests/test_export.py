@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_run
+from helpers import make_run
 
 from mbrlbench.report.export import export
 from mbrlbench.rundir import PROGRESS

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import make_run
+from helpers import make_run
 from typer.testing import CliRunner
 
 from mbrlbench import cli

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import micro_suite, unbroken_and_resumed
+from helpers import micro_suite, unbroken_and_resumed
 
 from mbrlbench.algorithms.base import TrainingEnv
 from mbrlbench.runner.lifecycle import run_one

@@ -2,12 +2,9 @@
 step's gradient reaching only the model, the sign of the reward augmentation, and an exact resume."""
 
 import math
-from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
-from conftest import unbroken_and_resumed
 
 from mbrlbench.algorithms.mnm import AugmentedModel, MnM, MnMConfig, augmented_reward
 from mbrlbench.components.data.buffers import ReplayBuffer
@@ -183,30 +180,3 @@ def test_rollouts_store_the_augmented_reward():
         branched_rollout(wrapper, lambda o: torch.zeros(o.shape[0], 1), never, torch.zeros(10, 2), 3, out)
         assert torch.allclose(out.all().rew, torch.full((30,), 3.0 + 2.0 * value))
         assert wrapper.means() == pytest.approx((value, 2.0 * value))
-
-
-SUITE = """\
-name: mnm_micro
-tasks: [inverted_pendulum]
-algorithms: [mnm]
-seeds: [3]
-env_steps: 400
-eval: {every: 100, episodes: 2}
-device: cpu
-checkpoint_every: 1
-overrides:
-  mnm:
-    all: {n_initial_exploration_steps: 100, min_pool_size: 100, epoch_length: 100, model_train_freq: 100,
-          rollout_batch_size: 100, rollout_schedule: [1, 4, 1, 3], n_train_repeat: 1, ensemble_size: 3,
-          num_elites: 2, model_hidden: 16, model_layers: 2, model_max_epochs: 2, sac_hidden: 16, batch_size: 32,
-          classifier_hidden: 16, classifier_batch_size: 32, classifier_steps: 5, model_value_steps: 3,
-          model_value_batch_size: 32}
-"""
-
-
-def test_stopped_then_resumed_equals_unbroken(tmp_path: Path):
-    suite_file = tmp_path / "suite.yaml"
-    suite_file.write_text(SUITE)
-    unbroken, resumed = unbroken_and_resumed(tmp_path, suite_file, stop_at=200)
-    pd.testing.assert_frame_equal(resumed, unbroken)
-    assert resumed["mnm/classifier_acc"].iloc[1:].notna().all()  # from the first fit on

@@ -21,7 +21,7 @@ from mbrlbench.tasks import TASKS
 @pytest.fixture(scope="module")
 def sac_run(tmp_path_factory):
     """The micro suite's SAC run, completed (its checkpoint deleted, its policy kept)."""
-    from conftest import MICRO_SUITE
+    from helpers import MICRO_SUITE
 
     root = tmp_path_factory.mktemp("eval")
     (root / "suite.yaml").write_text(MICRO_SUITE)

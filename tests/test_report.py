@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_run
+from helpers import make_run
 
 from mbrlbench.report import plots, stats, tables, writers
 from mbrlbench.report.build import build_report

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_run
+from helpers import make_run
 
 from mbrlbench.report import stats, tables
 from mbrlbench.report.build import build_report

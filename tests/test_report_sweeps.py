@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_run
+from helpers import make_run
 
 from mbrlbench.report import stats, sweeps
 from mbrlbench.report.build import build_report

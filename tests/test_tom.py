@@ -4,10 +4,8 @@ of model minibatches and rollout starts, the discriminator, and exact resume of 
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
-from conftest import micro_suite, unbroken_and_resumed
 from scipy import stats
 
 from mbrlbench.algorithms.registry import build, resolve, resolve_config
@@ -244,9 +242,3 @@ def test_tom_uses_its_own_sac_and_per_step_real_data():
 
 
 # ------------------------------------------------------------------------------------ resume
-def test_tom_stopped_then_resumed_equals_unbroken(tmp_path):
-    suite = micro_suite(
-        tmp_path, "micro_tom", "inverted_pendulum", "tom", TINY, seed=3, env_steps=500, every=100, episodes=2
-    )
-    unbroken, resumed = unbroken_and_resumed(tmp_path, suite, stop_at=300)
-    pd.testing.assert_frame_equal(resumed, unbroken)

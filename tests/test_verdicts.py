@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_run
+from helpers import make_run
 from scipy import stats as sps
 
 from mbrlbench.report import calibration, stats, verdicts, window

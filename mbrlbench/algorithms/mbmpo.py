@@ -30,10 +30,10 @@ import torch
 from pydantic import Field, model_validator
 from torch.func import functional_call, vmap
 
-from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Fidelity, space_dims
-from mbrlbench.algorithms.base import Episode as EvalEpisode
+from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Episode, Fidelity, space_dims
 from mbrlbench.components.config import RllabPolicyGradientFields
 from mbrlbench.components.data.buffers import ReplayBuffer
+from mbrlbench.components.data.sampler import PATH_FIELDS, sample_real
 from mbrlbench.components.data.trajectories import Trajectories, advantages, model_rollouts
 from mbrlbench.components.models.ensemble import model_io
 from mbrlbench.components.models.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
@@ -130,42 +130,6 @@ def pooled_mean(values: list[torch.Tensor], valid: torch.Tensor) -> torch.Tensor
     return total / valid.sum().clamp_min(1)
 
 
-Episode = dict[str, np.ndarray]  # one real episode's columns, EPISODE_FIELDS
-EPISODE_FIELDS = ("obs", "act", "rew", "next_obs", "terminated")
-
-
-def sample_real(
-    envs: list[gym.Env], act: Callable[[np.ndarray], np.ndarray], target: int, seed: int
-) -> tuple[list[Episode], int]:
-    """The official vectorized samplers (``maml_vectorized_sampler.py:71-133``, ``random_vectorized_sampler.py:
-    46-104``): every env is reset (seeds ``seed + i``), all step together with one batched ``act`` per step,
-    an env whose episode ends (terminated or truncated) resets and runs on, until the completed episodes hold
-    ``target`` samples; unfinished episodes are discarded. Returns (completed episodes grouped by env, as the
-    official per-task dict flattened, and the number of env steps simulated)."""
-    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]).astype(np.float32)
-    running: list[list[tuple]] = [[] for _ in envs]
-    finished: list[list[Episode]] = [[] for _ in envs]
-    completed = simulated = 0
-    while completed < target:
-        actions = act(obs)
-        for i, env in enumerate(envs):
-            next_obs, reward, terminated, truncated, _ = env.step(actions[i])
-            running[i].append((obs[i].copy(), actions[i], float(reward), next_obs, float(terminated)))  # obs is reused
-            simulated += 1
-            if terminated or truncated:
-                finished[i].append(_as_episode(running[i]))
-                completed += len(running[i])
-                running[i] = []
-                next_obs, _ = env.reset()
-            obs[i] = next_obs
-    return [p for env_paths in finished for p in env_paths], simulated
-
-
-def _as_episode(steps: list[tuple]) -> Episode:
-    columns = [np.asarray(x, np.float32) for x in zip(*steps, strict=True)]
-    return dict(zip(EPISODE_FIELDS, columns, strict=True))
-
-
 class MBMPO(Algorithm):
     fidelity: ClassVar[Fidelity] = "official-code"
     uses_training_env: ClassVar[bool] = False  # meta_batch_size real envs, reset at every sampling
@@ -234,7 +198,7 @@ class MBMPO(Algorithm):
     def evaluation_keys_for(cls, config: MBMPOConfig) -> tuple[str, ...]:
         return MODEL_KEYS
 
-    def evaluation_diagnostics(self, episodes: list[EvalEpisode]) -> dict[str, float]:
+    def evaluation_diagnostics(self, episodes: list[Episode]) -> dict[str, float]:
         """The ensemble on the evaluation episodes (NaN before the first iteration's fit): the mean over the
         members of their clipped predictions, k_rollout = ``model_horizon``."""
         if self.iteration == 0:
@@ -300,7 +264,7 @@ class MBMPO(Algorithm):
         random = self.iteration == 0 and c.n_initial_random_steps > 0
         target = c.n_initial_random_steps if random else c.real_steps_per_iter
         paths, simulated = sample_real(self.envs, self.real_act(self.adapted, random), target, self.draw_seed())
-        self.buffer.add(*(np.concatenate([p[k] for p in paths]) for k in EPISODE_FIELDS))
+        self.buffer.add(*(np.concatenate([p[k] for p in paths]) for k in PATH_FIELDS))
         returns = [float(p["rew"].sum()) for p in paths]
         self.env_steps += target
         self.stored_steps += sum(len(p["rew"]) for p in paths)
