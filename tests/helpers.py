@@ -1,6 +1,8 @@
 """Helpers shared by test modules (``from helpers import ...``; conftest.py holds fixtures only): the table of
 tiny configs (the smoke suite's), one-run suite files, the unbroken-vs-resumed check, synthetic run folders."""
 
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +124,34 @@ def make_run(
     write_yaml(run_dir / CONFIG, config)
     write_json(run_dir / STATUS, {"state": state})
     return run_dir
+
+
+@dataclass
+class CliResult:
+    """What a command line gives back, named as ``subprocess.CompletedProcess`` names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: object, env: dict[str, str] | None = None, columns: int = 250) -> CliResult:
+    """``mbrlbench ARGS`` in this process (typer's CliRunner; no interpreter start, no import of torch again):
+    the exit code and both streams. An exception that escapes the command comes back as exit 1 with its
+    traceback on stderr, as a real process would show it. Tables are ``columns`` wide, one row per line."""
+    from typer.testing import CliRunner
+
+    from mbrlbench.cli import app
+    from mbrlbench.cli.app import err_console, out_console
+
+    widths = out_console.width, err_console.width
+    out_console.width = err_console.width = columns
+    try:
+        result = CliRunner().invoke(app, [str(a) for a in args], env=env, catch_exceptions=True)
+    finally:
+        out_console.width, err_console.width = widths
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(result.exception))
+        return CliResult(1, result.stdout, stderr)
+    return CliResult(result.exit_code, result.stdout, stderr)

@@ -1,15 +1,12 @@
 """``mbrlbench compare`` on synthetic run folders: identical copies are equivalent (or inconclusive) and pass
 the gate; a copy with MBPO's returns halved is worse for those cells and fails it; one-sided cells listed."""
 
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_run
+from helpers import cli, make_run
 
 from mbrlbench.report.compare import compare
 from mbrlbench.report.verdicts import against_runs
@@ -30,10 +27,7 @@ def results(tmp_path):
 
 
 def _cli(*args):
-    env = {**os.environ, "COLUMNS": "250"}  # one line per table row
-    return subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", *args], capture_output=True, text=True, timeout=300, env=env
-    )
+    return cli(*args)  # tables 250 columns wide: one line per row
 
 
 def test_identical_copies_are_equivalent_and_pass_the_gate(results):

@@ -3,14 +3,12 @@ has the documented shape, TensorBoard event files hold every env_step once, offl
 
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_run
+from helpers import cli, make_run
 
 from mbrlbench.report.export import export
 from mbrlbench.rundir import PROGRESS
@@ -125,7 +123,5 @@ def test_wandb_offline_runs_hold_the_csv_rows(runs, tmp_path):
 
 
 def test_cli_bad_format_is_one_line(runs):
-    proc = subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", "export", str(runs), "--to", "xlsx"], capture_output=True, text=True
-    )
+    proc = cli("export", str(runs), "--to", "xlsx")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "csv" in proc.stderr

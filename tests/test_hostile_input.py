@@ -3,13 +3,11 @@ bound, a disk that fills while a checkpoint is written, NaN where strict JSON re
 clear line (exit 2 for bad input, 1 for a failed run), and no result already written is damaged."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
+from helpers import CliResult, cli
 
 from mbrlbench.rundir import CHECKPOINT, PROGRESS, STATUS, TIMING_COLUMNS, read_json, write_json
 from mbrlbench.runner.lifecycle import run_one
@@ -18,17 +16,11 @@ from mbrlbench.suite import load_suite
 from mbrlbench.support.safe_torch import load_data
 
 
-def _cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+def _cli(*args: str, env: dict | None = None, timeout: float = 300) -> CliResult:
+    return cli(*args, env=env)
 
 
-def _one_line_error(proc: subprocess.CompletedProcess) -> str:
+def _one_line_error(proc: CliResult) -> str:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import CliResult, cli
 
 from mbrlbench.errors import UserInputError
 from mbrlbench.rundir import TIMING_COLUMNS, read_json
@@ -18,10 +19,8 @@ from mbrlbench.runner.lock import RunLock
 from mbrlbench.suite import load_suite
 
 
-def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", *args], capture_output=True, text=True, timeout=timeout
-    )
+def _cli(*args: str, timeout: float = 300) -> CliResult:
+    return cli(*args)
 
 
 def _csv(run_dir: Path) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_run
+from helpers import cli, make_run
 
 from mbrlbench.report import plots, stats, tables, writers
 from mbrlbench.report.build import build_report
@@ -211,15 +211,9 @@ def test_report_runs_without_torch(synthetic, tmp_path):
 
 
 def test_cli_report_empty_folder_and_bad_format(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", "report", str(tmp_path)], capture_output=True, text=True
-    )
+    proc = cli("report", str(tmp_path))
     assert proc.returncode == 2 and "no readable run" in proc.stderr and "Traceback" not in proc.stderr
-    bad = subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", "report", str(tmp_path), "--format", "gif"],
-        capture_output=True,
-        text=True,
-    )
+    bad = cli("report", str(tmp_path), "--format", "gif")
     assert bad.returncode == 2 and "allowed: png, pdf, md, tex, csv" in bad.stderr
 
 
@@ -254,11 +248,7 @@ def test_metric_figures_draw_the_mean_over_seeds(tmp_path):
     assert mpimg.imread(out / "diagnostics.png").shape[0] > mpimg.imread(out / "metric-sac-alpha.png").shape[0]
     index = (out / "index.md").read_text()
     assert "diagnostics.png" in index and "metric-sac-alpha.png" in index
-    proc = subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", "report", str(tmp_path / "syn"), "--metrics", "sac/nope"],
-        capture_output=True,
-        text=True,
-    )
+    proc = cli("report", str(tmp_path / "syn"), "--metrics", "sac/nope")
     assert proc.returncode == 2 and "sac/nope" in proc.stderr and "model/kstep_error_5" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 

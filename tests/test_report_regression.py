@@ -3,13 +3,11 @@ listed at the top of index.md; within it ``equivalent``; and the sample-efficien
 against hand computations on synthetic runs."""
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_run
+from helpers import cli, make_run
 
 from mbrlbench.report import stats, tables
 from mbrlbench.report.build import build_report
@@ -76,15 +74,13 @@ def test_reporting_the_reference_folder_itself_reports_its_runs(runs, tmp_path):
 
 
 def test_cli_reference_runs_flag_and_bad_folder(runs, tmp_path):
-    def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "mbrlbench.cli", "report", *args], capture_output=True, text=True, timeout=300
-        )
+    def report(*args):
+        return cli("report", *args)
 
-    proc = cli(str(runs / "ours"), "--reference-runs", str(runs / "reference"), "--format", "md,csv")
+    proc = report(str(runs / "ours"), "--reference-runs", str(runs / "reference"), "--format", "md,csv")
     assert proc.returncode == 0, proc.stderr
     assert "worse than the reference runs" in proc.stderr
-    proc = cli(str(runs / "ours"), "--reference-runs", str(tmp_path / "missing"))
+    proc = report(str(runs / "ours"), "--reference-runs", str(tmp_path / "missing"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--reference-runs" in proc.stderr
 
 

@@ -1,11 +1,10 @@
 """Suite files: expansion of the grid, overrides, variants, and one-line errors with file and line."""
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import cli
 
 from mbrlbench.components.config import RenamedSetting
 from mbrlbench.suite import SuiteError, load_suite
@@ -161,9 +160,7 @@ def test_bad_suite_gives_one_line_with_file_line_key(tmp_path, text, line, fragm
 def test_cli_bad_suite_exits_2_without_traceback_or_files(tmp_path):
     path = _write(tmp_path, BASE.replace("seeds: 2", "seeds: two"))
     out = tmp_path / "results"
-    proc = subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--out", str(out)], capture_output=True, text=True
-    )
+    proc = cli("run", str(path), "--out", str(out))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0
     assert f"{path}:4: seeds" in proc.stderr
@@ -172,36 +169,14 @@ def test_cli_bad_suite_exits_2_without_traceback_or_files(tmp_path):
 
 def test_cli_only_filter_and_bad_only(tmp_path):
     path = _write(tmp_path, BASE)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mbrlbench.cli",
-            "run",
-            str(path),
-            "--dry-run",
-            "--only",
-            "task=hopper",
-            "--only",
-            "algorithm=sac",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = cli("run", str(path), "--dry-run", "--only", "task=hopper", "--only", "algorithm=sac")
     assert proc.returncode == 0, proc.stderr
     assert "2 runs" in proc.stdout
-    combined = subprocess.run(  # the comma-separated form selects the same slice
-        [sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--dry-run", "--only", "task=hopper,algorithm=sac"],
-        capture_output=True,
-        text=True,
-    )
+    # the comma-separated form selects the same slice
+    combined = cli("run", str(path), "--dry-run", "--only", "task=hopper,algorithm=sac")
     assert combined.returncode == 0, combined.stderr
     assert "2 runs" in combined.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", "run", str(path), "--only", "colour=red"],
-        capture_output=True,
-        text=True,
-    )
+    bad = cli("run", str(path), "--only", "colour=red")
     assert bad.returncode == 2 and "KEY one of task, algorithm, seed" in bad.stderr
 
 
@@ -285,19 +260,13 @@ def test_bad_sweep_is_one_line_with_its_line(tmp_path, sweep, line, fragments):
 def test_cli_set_and_sweep_errors_exit_2_and_write_nothing(tmp_path):
     out = tmp_path / "results"
     good = _write(tmp_path, SWEEP)
-    ok = subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", "validate", str(good), "--set", "seeds=2", "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
+    ok = cli("validate", str(good), "--set", "seeds=2", "--out", str(out))
     assert ok.returncode == 0, ok.stderr
     assert "valid; 16 runs" in ok.stdout  # (6 sweep points on one task + sac on two) x 2 seeds
     bad_sweep = tmp_path / "bad.yaml"
     bad_sweep.write_text(BASE + "sweeps:\n  mbpo: {ensemble_sise: [3, 5]}\n")
     for args in (["run", str(good), "--set", "seeds=two"], ["run", str(bad_sweep)], ["validate", str(bad_sweep)]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "mbrlbench.cli", *args, "--out", str(out)], capture_output=True, text=True
-        )
+        proc = cli(*args, "--out", str(out))
         assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
         assert "Traceback" not in proc.stderr
     assert not out.exists()
@@ -326,11 +295,7 @@ def test_old_spellings_of_renamed_settings_still_load_with_one_deprecation_line(
     ppo = next(r.config for r in runs if r.variant == "ppo")
     assert ppo.policy_lr == 0.001 and ppo.ppo_minibatch_size == 32
     assert next(r.config for r in runs if r.variant == "mg").policy_init_std == 0.5
-    proc = subprocess.run(
-        [sys.executable, "-m", "mbrlbench.cli", "validate", str(path), "--out", str(tmp_path / "r")],
-        capture_output=True,
-        text=True,
-    )
+    proc = cli("validate", str(path), "--out", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("deprecated:")]
     assert len(lines) == 6 and any("max_kl is now called trpo_max_kl" in line for line in lines)  # once per key
