@@ -9,11 +9,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from helpers import MICRO_SUITE, micro_suite, unbroken_and_resumed
-from test_mbmpo import TINY as MBMPO_TINY
-from test_mg import TINY as MG_TINY
-from test_mnm import SUITE as MNM_SUITE
-from test_tom import TINY as TOM_TINY
+from helpers import ALL_ALGORITHMS, TINY, micro_suite, unbroken_and_resumed
 
 from mbrlbench.components.data.buffers import Batch, ReplayBuffer
 from mbrlbench.components.models.ensemble import ProbabilisticEnsemble
@@ -21,16 +17,9 @@ from mbrlbench.components.policies.sac import SAC, SACSettings
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-_MICRO = yaml.safe_load(MICRO_SUITE)["overrides"]
-# algorithm -> (task, tiny overrides, env_steps, eval every, stop_at)
-CASES = {
-    "mbpo": ("inverted_pendulum", _MICRO["mbpo"]["all"], 400, 100, 200),
-    "sac": ("inverted_pendulum", _MICRO["sac"]["all"], 400, 100, 200),
-    "tom": ("inverted_pendulum", TOM_TINY, 400, 100, 200),
-    "mnm": ("inverted_pendulum", yaml.safe_load(MNM_SUITE)["overrides"]["mnm"]["all"], 400, 100, 200),
-    "mg": ("inverted_pendulum", MG_TINY, 600, 100, 350),
-    "mbmpo": ("hopper_h200", MBMPO_TINY, 900, 300, 300),
-}
+# algorithm -> (task, tiny overrides, env_steps, eval every, stop_at): every algorithm and variant with the
+# tiny settings of the CPU resume test (helpers.TINY, the smoke suite's)
+CASES = {name: ("inverted_pendulum", TINY[name], 600, 200, 350) for name in ALL_ALGORITHMS}
 
 
 def test_ensemble_loss_and_gradients_match_cpu():
