@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import importlib
 import json
 import os
 import platform
@@ -175,80 +174,54 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str]] = {
     ),
 }
 
-# (phase, "module:Class.method" or "module:function"); module functions are patched where they are used.
-PHASES: list[tuple[str, str]] = [
-    ("env", "mbrlbench.algorithms.sac_agent:SACDriven.env_step"),
-    ("env", "mbrlbench.algorithms.mbmpo:MBMPO.collect_real"),
-    ("env", "mbrlbench.algorithms.trpo:OnPolicyPG.collect"),
-    ("env", "mbrlbench.algorithms.mg:MG.env_step"),
-    ("model", "mbrlbench.algorithms.mbpo:MBPO.fit_model"),
-    ("model", "mbrlbench.algorithms.tom:TOM.occupancy_weights"),
-    ("model", "mbrlbench.algorithms.mnm:MnM.train_classifier"),
-    ("model", "mbrlbench.algorithms.mnm:MnM.model_value_phase"),
-    ("model", "mbrlbench.algorithms.mbmpo:MBMPO.fit_model"),
-    ("model", "mbrlbench.algorithms.mg:MG.model_update"),
-    ("rollouts", "mbrlbench.algorithms.mbpo:branched_rollout"),
-    ("rollouts", "mbrlbench.algorithms.mbmpo:MBMPO.rollouts"),
-    ("rollouts", "mbrlbench.algorithms.mg:imagine"),
-    ("policy", "mbrlbench.components.policies.sac:SAC.update"),
-    ("policy", "mbrlbench.algorithms.mbmpo:MBMPO.meta_step"),
-    ("policy", "mbrlbench.algorithms.trpo:OnPolicyPG.update"),
-    ("policy", "mbrlbench.algorithms.mg:MG.policy_update"),
-    ("env", "mbrlbench.algorithms.mbmpo:MBMPO.logging_return"),  # the paper metric: >= 4,000 uncounted steps
-]
+# The phases are marked in the package itself (mbrlbench/components/phases.py: @phase on each env-step, fit,
+# rollout and update method); the timer below listens to them. "eval" and "other" are the harness's own.
 PHASE_NAMES = ("env", "model", "rollouts", "policy", "eval", "other")
 
 
 # ----------------------------------------------------------------------------------------------- worker
 class PhaseTimer:
-    """Exclusive wall time per phase: a timed call inside another timed call is subtracted from the outer."""
+    """Exclusive wall time per phase (a marked call inside another is subtracted from the outer), as a listener
+    of the package's phase marks (``mbrlbench.components.phases``); ``wrap`` times a peer's function the same way
+    (side_by_side.py). ``on_fit(owner, result)`` is called at the end of each outermost model fit."""
 
-    def __init__(self, sync: Any) -> None:
+    def __init__(self, sync: Any, on_fit: Any = None) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)  # outermost calls per phase (a super() call is not another)
         self.sync = sync  # waits for the GPU so that time lands in the phase that queued the work
-        self.stack: list[tuple[str, float]] = []  # per open call: its phase, time spent in nested timed calls
+        self.on_fit = on_fit
+        self.stack: list[tuple[str, float, float]] = []  # per open call: phase, start, time in nested calls
+
+    def enter(self, phase: str) -> None:
+        self.sync()
+        self.stack.append((phase, time.perf_counter(), 0.0))
+
+    def exit(self, phase: str) -> None:
+        self.sync()
+        _, start, nested = self.stack.pop()
+        elapsed = time.perf_counter() - start
+        self.seconds[phase] += elapsed - nested
+        self.calls[phase] += all(open_phase != phase for open_phase, _, _ in self.stack)
+        if self.stack:
+            outer_phase, outer_start, outer_nested = self.stack[-1]
+            self.stack[-1] = (outer_phase, outer_start, outer_nested + elapsed)
+
+    def fitted(self, owner: Any, result: Any) -> None:
+        if self.on_fit is not None:
+            self.on_fit(owner, result)
 
     def wrap(self, phase: str, fn: Any) -> Any:
+        """``fn`` timed as a call of ``phase`` (for code without the package's marks)."""
+
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            self.sync()
-            start = time.perf_counter()
-            outermost = all(open_phase != phase for open_phase, _ in self.stack)
-            self.stack.append((phase, 0.0))
+            self.enter(phase)
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.sync()
-                elapsed = time.perf_counter() - start
-                _, nested = self.stack.pop()
-                self.seconds[phase] += elapsed - nested
-                self.calls[phase] += outermost
-                if self.stack:
-                    outer_phase, outer_nested = self.stack[-1]
-                    self.stack[-1] = (outer_phase, outer_nested + elapsed)
+                self.exit(phase)
 
         return timed
-
-    def install(self) -> None:
-        """Wrap every target; a method is wrapped on its class and on each subclass that overrides it (TOM's own
-        ``fit_model``), so an override never escapes its phase. Nested calls (``super()``) stay exclusive."""
-        importlib.import_module("mbrlbench.algorithms.registry")  # every algorithm class, so subclasses are known
-        for phase, target in PHASES:
-            module_name, attr = target.split(":")
-            module = importlib.import_module(module_name)
-            owner_name, _, name = attr.rpartition(".")
-            if not owner_name:  # a module-level function, patched where it is used
-                setattr(module, name, self.wrap(phase, getattr(module, name)))
-                continue
-            pending = [getattr(module, owner_name)]
-            while pending:
-                cls = pending.pop()
-                pending.extend(cls.__subclasses__())
-                if name in vars(cls) and not getattr(vars(cls)[name], "_phase_timed", False):
-                    wrapped = self.wrap(phase, vars(cls)[name])
-                    wrapped._phase_timed = True  # type: ignore[attr-defined]
-                    setattr(cls, name, wrapped)
 
 
 def cpu_name() -> str:
@@ -274,33 +247,13 @@ class WindowControl:
         return self.window.done
 
 
-def fit_epochs(algo: Any, name: str, result: Any) -> float | None:
+def fit_epochs(algo: Any, result: Any) -> float | None:
     """Epochs of the fit that just ended: its ``FitResult`` (MBPO's family), else the ``model/epochs`` diagnostic
-    ``fit_model`` set (MB-MPO: the mean over members), else None (MG: a fixed number of model steps)."""
+    the fit set (MB-MPO: the mean over members), else None (MG: a fixed number of model steps)."""
     epochs = getattr(result, "epochs", None)
-    if epochs is None and name == "fit_model":
+    if epochs is None and result is None:
         epochs = algo.diagnostics.get("model/epochs")
     return None if epochs is None else float(epochs)
-
-
-def hook_fits(algo: Any, on_fit: Any) -> bool:
-    """Call ``on_fit(epochs)`` at the end of every model fit of ``algo``: its fit method is wrapped on the instance,
-    outside the phase timer's class-level wrappers (the fit's seconds are booked when ``on_fit`` reads them) and
-    outside a subclass's ``super()`` call (one fit, one call). Returns whether ``algo`` fits a model at all."""
-    hooked = False
-    for name in FIT_METHODS:
-        method = getattr(algo, name, None)
-        if method is None:
-            continue
-
-        def hooked_fit(*args: Any, _method: Any = method, _name: str = name, **kwargs: Any) -> Any:
-            result = _method(*args, **kwargs)
-            on_fit(fit_epochs(algo, _name, result))
-            return result
-
-        setattr(algo, name, functools.wraps(method)(hooked_fit))
-        hooked = True
-    return hooked
 
 
 def fit_period(config: Any) -> int:
@@ -318,6 +271,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import mbrlbench
     from mbrlbench.algorithms import registry
     from mbrlbench.algorithms.base import seed_everything
+    from mbrlbench.components import phases
     from mbrlbench.runner.lifecycle import resolve_device
     from mbrlbench.tasks import get_task
 
@@ -333,7 +287,6 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     # Syncing at every phase boundary puts GPU time in the phase that queued it, but also stops the host from
     # running ahead of the GPU: --no-phase-sync keeps the overlap (the headline rate on a GPU) and splits host time.
     timer = PhaseTimer(sync if job.get("phase_sync", True) else lambda: None)
-    timer.install()
     seed_everything(0)
     base, layer = registry.resolve(job["algorithm"])
     config = registry.resolve_config(base, job["task"], {**(layer or {}), **job["overrides"]})
@@ -354,22 +307,23 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
 
     model_based = any(hasattr(algo, name) for name in FIT_METHODS)
     window = Window(job["steps"], job.get("window", "steady"), fits_expected=model_based)
-    hook_fits(algo, lambda epochs: window.fit(algo.env_steps, now(), epochs, meters()))
+    timer.on_fit = lambda owner, result: window.fit(algo.env_steps, now(), fit_epochs(algo, result), meters())
 
     sac_family = hasattr(config, "n_initial_exploration_steps")
     if sac_family:
         warmup = max(config.n_initial_exploration_steps, config.min_pool_size)
     else:  # one whole iteration (MG steps one env step at a time: one batch of them)
         warmup = getattr(config, "batch_steps", 1)
-    algo.train(warmup)  # untimed
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-    window.begin(algo.env_steps, now(), meters())
-    if window.by_fits:  # until the window closes, at the end of a fit
-        algo.train(algo.env_steps + 2 * job["steps"] + 3 * fit_period(config), WindowControl(window))
-    else:  # iteration-based learners finish the iteration they are in
-        algo.train(algo.env_steps + (job["steps"] if sac_family else max(job["steps"], fit_period(config))))
-    window.finish(algo.env_steps, now(), meters())
+    with phases.listening(timer):  # the package's phase marks report to the timer
+        algo.train(warmup)  # untimed
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        window.begin(algo.env_steps, now(), meters())
+        if window.by_fits:  # until the window closes, at the end of a fit
+            algo.train(algo.env_steps + 2 * job["steps"] + 3 * fit_period(config), WindowControl(window))
+        else:  # iteration-based learners finish the iteration they are in
+            algo.train(algo.env_steps + (job["steps"] if sac_family else max(job["steps"], fit_period(config))))
+        window.finish(algo.env_steps, now(), meters())
     result = window.result()
     row = window_row(result)
     row.update(eval_row(algo, task, job, sync, result))

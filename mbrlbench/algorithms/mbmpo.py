@@ -38,6 +38,7 @@ from mbrlbench.components.data.trajectories import Trajectories, advantages, mod
 from mbrlbench.components.models.ensemble import model_io
 from mbrlbench.components.models.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
 from mbrlbench.components.models.mse_ensemble import DeterministicEnsemble
+from mbrlbench.components.phases import phase
 from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     LinearFeatureBaseline,
@@ -252,6 +253,7 @@ class MBMPO(Algorithm):
         """A seed from the torch RNG (checkpointed), so a resumed run draws the same envs and actions."""
         return int(torch.randint(2**31 - 1, ()).item())
 
+    @phase("env")
     def collect_real(self) -> None:
         """Step 1: uniform-random samples (iteration 0) or the adapted policies' samples, stored.
 
@@ -273,6 +275,7 @@ class MBMPO(Algorithm):
         self.diagnostics["mbmpo/post_update_return"] = float(np.mean(returns))
 
     @torch.no_grad()
+    @phase("env")
     def logging_return(self) -> float:
         """The paper's metric, official ``PrePolicy-AverageReturn`` (``model_batch_maml_polopt.py:269-280``):
         the stochastic pre-update policy on the real envs until ``real_steps_per_iter`` completed samples,
@@ -299,6 +302,7 @@ class MBMPO(Algorithm):
         self.diagnostics["policy/std"] = float(self.policy.log_std.detach().exp().mean())
         return dict(self.diagnostics)
 
+    @phase("model", fit=True)
     def fit_model(self) -> None:
         c = self.config
         fit = self.model.fit(
@@ -319,6 +323,7 @@ class MBMPO(Algorithm):
         obs = [first] + [self.side_env.reset()[0] for _ in range(k - 1)]
         return torch.as_tensor(np.asarray(obs, np.float32), device=self.device)
 
+    @phase("rollouts")
     def rollouts(self, params: list[Params] | None) -> Trajectories:
         """Imagined paths of every task: the pre-update policy (``None``) or one policy per task, until
         ``meta_batch_size x rollouts_per_task x model_horizon`` completed samples (official 200k)."""
@@ -328,6 +333,7 @@ class MBMPO(Algorithm):
         policy, done_fn = self.task_policy(params), self.task.termination_fn
         return model_rollouts(self.model, policy, self.reset_obs, shape, c.model_horizon, done_fn, budget)
 
+    @phase("policy")
     def meta_step(self) -> None:
         c = self.config
         theta: Params = dict(self.policy.named_parameters())

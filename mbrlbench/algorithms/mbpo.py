@@ -25,6 +25,7 @@ from mbrlbench.components.models.dynamics import EnsembleConfigFields, ensemble_
 from mbrlbench.components.models.ensemble import FitResult, ProbabilisticEnsemble
 from mbrlbench.components.models.mdn import MixtureDensityModel
 from mbrlbench.components.models.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
+from mbrlbench.components.phases import phase
 from mbrlbench.tasks import TaskSpec
 
 
@@ -132,6 +133,7 @@ class MBPO(SACDriven):
         fit = self.fit_model(self.env_buffer.all())
         self.rollout(epoch, self.env_buffer.sample(self.config.rollout_batch_size).obs, fit)
 
+    @phase("model", fit=True)
     def fit_model(self, data: Batch) -> FitResult:
         """Fit on every real transition: inputs ``[s, a]``, targets ``[r, s' - s]``."""
         c = self.config

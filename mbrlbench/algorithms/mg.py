@@ -39,6 +39,7 @@ from mbrlbench.components.models.dynamics import EnsembleConfigFields, StridedMo
 from mbrlbench.components.models.model_diagnostics import MODEL_KEYS, model_errors, nan_model_errors, obs_scale
 from mbrlbench.components.models.model_training import FixedSteps, NoStop, target_std, train_model
 from mbrlbench.components.optim import adam
+from mbrlbench.components.phases import phase
 from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     Params,
@@ -240,6 +241,7 @@ class MG(Algorithm):
             return self.value(obs).squeeze(-1)
         return functional_call(self.value, params, (obs,)).squeeze(-1)
 
+    @phase("env")
     def env_step(self) -> None:
         obs_t = torch.as_tensor(self.env.obs, dtype=torch.float32, device=self.device)[None]
         raw = self.policy.act(obs_t, deterministic=False)[0]
@@ -323,6 +325,7 @@ class MG(Algorithm):
         self.diagnostics["mg/iterations"] += 1
 
     # ------------------------------------------------------------------ the model
+    @phase("model", fit=True)
     def model_update(self, real: dict[str, torch.Tensor], g_real: torch.Tensor) -> dict[str, float]:
         c = self.config
         data = self.model_data.train.all()
@@ -390,6 +393,7 @@ class MG(Algorithm):
                 "returns": returns[valid],
             }
 
+    @phase("policy")
     def policy_update(self, real: dict[str, torch.Tensor]) -> dict[str, float]:
         c = self.config
         w = c.model_data_ratio

@@ -30,6 +30,7 @@ from mbrlbench.components.estimators.classifier import StandardizedClassifier, c
 from mbrlbench.components.models.ensemble import ProbabilisticEnsemble, model_io
 from mbrlbench.components.models.model_training import FixedSteps, NoStop, train_model
 from mbrlbench.components.optim import adam, frozen
+from mbrlbench.components.phases import phase
 from mbrlbench.tasks import TaskSpec
 
 
@@ -205,6 +206,7 @@ class MnM(MBPO):
         neg = self.classifier.features(real.obs, real.act, fake_next)
         return pos, neg
 
+    @phase("model")
     def train_classifier(self, steps: int) -> torch.Tensor:
         """``steps`` BCE steps; returns the summed loss (on the device)."""
         c = self.config
@@ -235,6 +237,7 @@ class MnM(MBPO):
             value = self.soft_value(next_obs)
             return -(logit + self.config.gamma * (1.0 - done) * value).mean()
 
+    @phase("model")
     def model_value_phase(self) -> tuple[float, float, float]:
         """Alternate classifier steps and model value steps; returns (value loss, NLL, MSE after / before)."""
         c = self.config

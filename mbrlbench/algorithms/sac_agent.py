@@ -12,6 +12,7 @@ from pydantic import Field
 from mbrlbench.algorithms.base import Algorithm, AlgorithmConfig, Episode
 from mbrlbench.components.data.buffers import ReplayBuffer
 from mbrlbench.components.models.model_diagnostics import critic_bias
+from mbrlbench.components.phases import phase
 from mbrlbench.components.policies.sac import SAC, SACSettings
 from mbrlbench.components.policies.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec, action_bounds
@@ -106,6 +107,7 @@ class SACDriven(Algorithm):
         """Action during the initial exploration steps: uniform over the box (softlearning, MBPO)."""
         return self.env.env.action_space.sample()
 
+    @phase("env")
     def env_step(self) -> None:
         """One real step: the exploration action while exploring, else the stochastic policy; store it now
         (``real_data_insert: step``) or with its whole episode when that ends (``episode``)."""

@@ -33,6 +33,7 @@ from mbrlbench.components.models.dynamics import model_io
 from mbrlbench.components.models.ensemble import FitResult, ProbabilisticEnsemble
 from mbrlbench.components.models.mdn import MixtureDensityModel
 from mbrlbench.components.optim import adam
+from mbrlbench.components.phases import phase
 from mbrlbench.tasks import TaskSpec
 
 
@@ -210,6 +211,7 @@ class TOM(MBPO):
             return self.act(self.env.obs[None], deterministic=False)[0]
         return super().exploration_action()
 
+    @phase("env")
     def env_step(self) -> None:
         if self.env.at_episode_start:
             self.initial_obs.append(np.array(self.env.obs, dtype=np.float32))
@@ -232,6 +234,7 @@ class TOM(MBPO):
             start = self.env_buffer.sample(c.rollout_batch_size).obs
         self.rollout(epoch, start, fit)
 
+    @phase("model", fit=True)
     def fit_model(self, data: Batch, weights: torch.Tensor | None = None) -> FitResult:
         c = self.config
         if c.fit_resample:  # official: the model sees ReplayMemory.sample(len(pool)), a resample with replacement
@@ -255,6 +258,7 @@ class TOM(MBPO):
         since = self.steps_since_exploration()
         return self.config.weighting == "tom" and since is not None and since >= self.config.policy_pool_size
 
+    @phase("model")
     def occupancy_weights(self, data: Batch) -> torch.Tensor | None:
         """Steps 1-2 of the module docstring: one weight per buffer row (oldest first), or None for uniform
         (``tom_uniform``, or before the learned policy has filled the current-policy pool)."""

@@ -19,6 +19,7 @@ from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Fidel
 from mbrlbench.components.config import RllabPolicyGradientFields
 from mbrlbench.components.data.trajectories import Trajectories, advantages, discounted_cumsum, pad_episodes
 from mbrlbench.components.optim import adam
+from mbrlbench.components.phases import phase
 from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     LinearFeatureBaseline,
@@ -101,6 +102,7 @@ class OnPolicyPG(Algorithm):
         """The Gaussian MLP policy."""
         return PolicySpec("gaussian_mlp", self.policy.init_kwargs, self.policy)
 
+    @phase("env")
     def collect(self) -> list[dict[str, np.ndarray]]:
         """Whole episodes until ``batch_steps`` real steps (the last one completed)."""
         episodes, steps = [], 0
@@ -126,6 +128,7 @@ class OnPolicyPG(Algorithm):
         self.diagnostics["policy/std"] = float(self.policy.log_std.detach().exp().mean())
         return dict(self.diagnostics)
 
+    @phase("policy")
     def update(self, traj: Trajectories) -> None:
         c = self.config
         adv = advantages(traj, self.baseline, c.gamma, c.lam(), c.center_advantages, scale=c.center_advantages)

@@ -8,6 +8,7 @@ from typing import Protocol
 import torch
 
 from mbrlbench.components.data.buffers import ReplayBuffer
+from mbrlbench.components.phases import phase
 from mbrlbench.tasks import TerminationFn
 
 
@@ -28,6 +29,7 @@ def rollout_length(schedule: Sequence[int], epoch: int) -> int:
 
 
 @torch.no_grad()
+@phase("rollouts")
 def branched_rollout(
     model: DynamicsModel,
     policy: Callable[[torch.Tensor], torch.Tensor],

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from mbrlbench.components.models.mse_ensemble import DeterministicEnsemble
+from mbrlbench.components.phases import phase
 from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     LinearFeatureBaseline,
@@ -147,6 +148,7 @@ def _predict(model: DeterministicEnsemble, obs: torch.Tensor, act: torch.Tensor)
     return next_obs.reshape(tasks, slots, obs_dim), rew.reshape(tasks, slots)
 
 
+@phase("rollouts")
 def imagine(
     step_fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
     policy: GaussianMLPPolicy,

@@ -30,6 +30,7 @@ from mbrlbench.components.data.buffers import Batch
 from mbrlbench.components.mlp import glorot_, mlp
 from mbrlbench.components.models.ensemble import EnsembleMLP
 from mbrlbench.components.optim import adam, frozen
+from mbrlbench.components.phases import phase
 
 Flavor = Literal["softlearning", "pranz24"]
 PRANZ24_CRITIC_LOSS_CLAMP = 1000.0  # TOM sac/sac.py:81-82 clamp_max(1000.)
@@ -147,6 +148,7 @@ class SAC(nn.Module):
         q_pi = self.q_values(obs, act).min(dim=0).values
         return (alpha * logp - q_pi).mean(), logp, alpha
 
+    @phase("policy")
     def update(self, batch: Batch) -> None:
         """One gradient step on the critics; on every ``actor_update_interval``-th call also on actor and
         temperature; Polyak target update every ``target_update_interval``-th call."""
