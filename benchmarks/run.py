@@ -629,7 +629,7 @@ def pack_table(packed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--algorithms",
@@ -666,86 +666,117 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--memory-worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
-        return
-    if args.memory_worker:
-        print(json.dumps(memory_check()))
-        return
+    return parser.parse_args()
 
-    overrides = dict(item.split("=", 1) for item in args.set)
-    overrides = {k: parse_value(v) for k, v in overrides.items()}
-    if args.algorithms is None:
-        args.algorithms = [] if args.cases else ["mbpo"]
-    cases = [(f"{a}/{t}", a, t, dict(overrides)) for a in args.algorithms for t in args.tasks]
+
+def job_for(
+    args: argparse.Namespace, case: str, algorithm: str, task: str, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """One repetition's job, as ``worker`` takes it."""
+    return {
+        "case": case,
+        "algorithm": algorithm,
+        "task": task,
+        "overrides": overrides,
+        "steps": args.steps,
+        "window": args.window,
+        "device": args.device,
+        "threads": args.threads,
+        "alone": args.alone,
+        "eval_episodes": args.eval_episodes,
+        "eval_every": args.eval_every,
+        "phase_sync": args.phase_sync,
+    }
+
+
+def cases_of(args: argparse.Namespace) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(case name, algorithm, task, overrides): each --algorithms x --tasks pair and each named --cases bundle,
+    with the --set overrides on top."""
+    overrides = {k: parse_value(v) for k, v in (item.split("=", 1) for item in args.set)}
+    algorithms = args.algorithms if args.algorithms is not None else ([] if args.cases else ["mbpo"])
+    cases = [(f"{a}/{t}", a, t, dict(overrides)) for a in algorithms for t in args.tasks]
     cases += [
         (f"{name}/{CASES[name][1]}", CASES[name][0], CASES[name][1], {**CASES[name][2], **overrides})
         for name in args.cases
     ]
-    codes = [HERE.parent, *args.code]
-    commits = {str(code): commit_of(code) for code in codes}
+    return cases
+
+
+def run_single(args: argparse.Namespace, cases: list, codes: list[Path], commits: dict[str, str]) -> list[dict]:
+    """The single-run table's repetitions: every case at every checkout, interleaved, ``--reps`` times."""
     rows: list[dict[str, Any]] = []
     for rep in range(args.reps if not args.pack_only else 0):
         for case, algorithm, task, case_overrides in cases:
             for code in codes:
-                job = {
-                    "case": case,
-                    "algorithm": algorithm,
-                    "task": task,
-                    "overrides": case_overrides,
-                    "steps": args.steps,
-                    "window": args.window,
-                    "device": args.device,
-                    "threads": args.threads,
-                    "alone": args.alone,
-                    "eval_episodes": args.eval_episodes,
-                    "eval_every": args.eval_every,
-                    "phase_sync": args.phase_sync,
-                }
+                job = job_for(args, case, algorithm, task, case_overrides)
                 row = {"rep": rep, "case": case, "code": commits[str(code)], **run_job(job, code)}
                 rows.append(row)
                 print(f"rep {rep + 1}/{args.reps} {case} @ {row['code']}: {describe(row)}", flush=True)
+    return rows
+
+
+def run_packing(args: argparse.Namespace, cases: list) -> list[dict[str, Any]]:
+    """``--pack K``: K copies of each case at once, ``--reps`` times (aggregate throughput)."""
     packed: list[dict[str, Any]] = []
     for rep in range(args.reps if args.pack else 0):
         for case, algorithm, task, case_overrides in cases:
             for k in args.pack:
-                job = {
-                    "case": case,
-                    "algorithm": algorithm,
-                    "task": task,
-                    "overrides": case_overrides,
-                    "steps": args.steps,
-                    "window": args.window,
-                    "device": args.device,
-                    "threads": args.threads,
-                    "alone": 1,
-                    "eval_episodes": 1,
-                    "eval_every": args.eval_every,
-                    "phase_sync": args.phase_sync,
-                }
+                job = job_for(args, case, algorithm, task, case_overrides) | {"alone": 1, "eval_episodes": 1}
                 packed.append({"rep": rep, **run_packed(job, k)})
                 print(
                     f"rep {rep + 1}/{args.reps} {case} k={k}: "
                     f"{packed[-1]['aggregate_env_steps_per_s']:.2f} env steps/s in all",
                     flush=True,
                 )
+    return packed
+
+
+def memory_row(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--memory``: humanoid's model buffer filled at its longest, in a fresh process."""
+    if not args.memory:
+        return None
+    proc = subprocess.run([sys.executable, __file__, "--memory-worker"], capture_output=True, text=True, check=False)
+    memory = (
+        json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-2000:]}
+    )
+    print(f"model buffer check: {memory}")
+    return memory
+
+
+def main() -> None:
+    args = parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.memory_worker:
+        print(json.dumps(memory_check()))
+        return
+    cases = cases_of(args)
+    codes = [HERE.parent, *args.code]
+    commits = {str(code): commit_of(code) for code in codes}
+    rows = run_single(args, cases, codes, commits)
+    packed = run_packing(args, cases)
     summaries = summarize(rows)
     device = (summaries or packed or [{"device_name": "?"}])[0]["device_name"]
     threads = int(summaries[0]["threads"]) if summaries else "?"
     stretch = "steady window" if args.window == "steady" else "first window after warm-up"
     title = f"Throughput, {stretch} of >= {args.steps} env steps ({device}, {threads} threads; medians)"
     markdown = print_table(summaries, title)
-    memory = None
-    if args.memory:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--memory-worker"], capture_output=True, text=True, check=False
-        )
-        memory = (
-            json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-2000:]}
-        )
-        print(f"model buffer check: {memory}")
+    memory = memory_row(args)
+    write_results(args, device, commits, summaries, rows, packed, markdown, memory)
 
+
+def write_results(
+    args: argparse.Namespace,
+    device: str,
+    commits: dict[str, str],
+    summaries: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    packed: list[dict[str, Any]],
+    markdown: str,
+    memory: dict[str, Any] | None,
+) -> None:
+    """``--out``/run_<cpu|cuda>_<stamp>.json (everything) and .csv (the summary), plus _packing.csv."""
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kind = (
