@@ -34,7 +34,7 @@ def test_sampling_only_returns_stored_rows_and_covers_them():
 def test_single_transition_add_and_oversized_batch():
     buf = ReplayBuffer(3, obs_dim=2, act_dim=1)
     buf.add([1.0, 1.0], [0.5], 2.0, [1.5, 1.5], 1.0)
-    assert len(buf) == 1 and buf.all().done.tolist() == [1.0]
+    assert len(buf) == 1 and buf.all().terminated.tolist() == [1.0]
     _fill(buf, 10, 7)
     assert buf.all().rew.tolist() == [14, 15, 16]
 
@@ -117,5 +117,14 @@ def test_branched_rollout_stops_terminated_rows():
     )
     # row from 2.0 terminates at step 1 (3.0 > 2.5); row from 0.0 goes 1, 2, 3 -> terminates at step 3
     assert stats["rollout/transitions"] == 4
-    assert out.all().done.tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert out.all().terminated.tolist() == [0.0, 1.0, 0.0, 1.0]
     assert stats["rollout/survival"] == 0.0
+
+
+def test_a_checkpoint_from_before_the_rename_still_loads():
+    """Buffers checkpointed when the termination column was called ``done`` load into ``terminated``."""
+    buf = ReplayBuffer(4, 2, 1, torch.device("cpu"))
+    old = {"capacity": 4, "obs": torch.ones(1, 2), "act": torch.zeros(1, 1), "rew": torch.ones(1)}
+    old |= {"next_obs": torch.ones(1, 2), "done": torch.ones(1)}
+    buf.load_state_dict(old)
+    assert buf.all().terminated.tolist() == [1.0]

@@ -125,7 +125,7 @@ def _filled(name: str = "mg", **overrides):
         algo.env_step()
     real = algo.real_batch()
     algo.model_data.add(
-        real["obs"], real["act"].clamp(algo.low, algo.high), real["rew"], real["next_obs"], real["terminal"]
+        real["obs"], real["act"].clamp(algo.low, algo.high), real["rew"], real["next_obs"], real["terminated"]
     )
     algo.model.normalizer.fit(torch.cat([algo.model_data.train.all().obs, algo.model_data.train.all().act], dim=-1))
     g_real = algo.policy_grad(real["obs"], real["act"], real["grad_adv"], real["valid"])

@@ -32,7 +32,7 @@ def test_q_target_matches_hand_computation():
     torch.manual_seed(5)  # same policy noise
     next_act, next_logp = sac.actor(batch.next_obs)
     q1, q2 = sac.critic_target(torch.cat([batch.next_obs, next_act / 2.0], -1)).squeeze(-1)  # Q sees [-1, 1]
-    expected = batch.rew + 0.9 * (1 - batch.done) * (torch.minimum(q1, q2) - 0.3 * next_logp)
+    expected = batch.rew + 0.9 * (1 - batch.terminated) * (torch.minimum(q1, q2) - 0.3 * next_logp)
     assert torch.allclose(target, expected, atol=1e-6)
     assert torch.allclose(target[[1, 3]], batch.rew[[1, 3]])  # terminal rows: reward only
 

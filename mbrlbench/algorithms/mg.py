@@ -202,10 +202,14 @@ class MG(Algorithm):
             "act": np.zeros((n, self.act_dim), np.float32),  # raw Gaussian sample (the env gets it clipped)
             "rew": np.zeros(n, np.float32),
             "next_obs": np.zeros((n, self.obs_dim), np.float32),
-            "terminal": np.zeros(n, np.float32),
+            "terminated": np.zeros(n, np.float32),
             "ended": np.zeros(n, np.float32),  # terminated or truncated: the next row is a new episode
         }
         self.batch_count = 0
+
+    def prepare_load(self, state: dict[str, Any]) -> None:
+        if "terminal" in state["batch"]:  # checkpoints written before the column was named ``terminated``
+            state["batch"]["terminated"] = state["batch"].pop("terminal")
 
     @classmethod
     def checkpoint_rows(cls, config: Any, env_steps: int) -> int:
@@ -248,7 +252,7 @@ class MG(Algorithm):
         obs, next_obs, reward, terminated, ended = self.env.step(raw.clamp(self.low, self.high).cpu().numpy())
         i, b = self.batch_count, self.batch
         b["obs"][i], b["act"][i], b["rew"][i], b["next_obs"][i] = obs, raw.cpu().numpy(), reward, next_obs
-        b["terminal"][i], b["ended"][i] = terminated, float(ended)
+        b["terminated"][i], b["ended"][i] = terminated, float(ended)
         self.batch_count += 1
         self.env_steps += 1
 
@@ -269,8 +273,8 @@ class MG(Algorithm):
         cont[-1] = 0.0
         with torch.no_grad():
             value, next_value = self.value_fn(t["obs"]), self.value_fn(t["next_obs"])
-            gae = gae_bootstrapped(t["rew"], value, next_value, t["terminal"], cont, c.gamma, c.gae_lambda)
-            full = gae_bootstrapped(t["rew"], value, next_value, t["terminal"], cont, c.gamma, 1.0)
+            gae = gae_bootstrapped(t["rew"], value, next_value, t["terminated"], cont, c.gamma, c.gae_lambda)
+            full = gae_bootstrapped(t["rew"], value, next_value, t["terminated"], cont, c.gamma, 1.0)
         t["adv"], t["returns"] = gae, gae + value
         t["grad_adv"] = gae if c.grad_advantage == "gae" else full + value
         t["valid"] = torch.ones_like(t["rew"])
@@ -307,7 +311,7 @@ class MG(Algorithm):
     def iteration(self) -> None:
         real = self.real_batch()
         act = real["act"].clamp(self.low, self.high)  # what the env received
-        self.model_data.add(real["obs"], act, real["rew"], real["next_obs"], real["terminal"])
+        self.model_data.add(real["obs"], act, real["rew"], real["next_obs"], real["terminated"])
         # g_real, and the split-half check of how noisy that target is.
         g_real = self.policy_grad(real["obs"], real["act"], real["grad_adv"], real["valid"])
         half = real["obs"].shape[0] // 2
@@ -383,9 +387,9 @@ class MG(Algorithm):
                 self.high,
             )
             adv, returns = bootstrapped_advantages(traj, self.value_fn, c.gamma, c.gae_lambda, "gae")
-            assert traj.done is not None
+            assert traj.terminated is not None
             valid = traj.valid > 0
-            self.diagnostics["rollout/survival"] = float((traj.valid[:, -1] * (1 - traj.done[:, -1])).mean())
+            self.diagnostics["rollout/survival"] = float((traj.valid[:, -1] * (1 - traj.terminated[:, -1])).mean())
             return {
                 "obs": traj.obs[valid],
                 "act": traj.act[valid],

@@ -274,7 +274,7 @@ class TOM(MBPO):
             reward = torch.zeros(n, device=self.device)
             reward[-c.policy_pool_size :] = 1.0
         self.train_dual_value(data, reward)
-        weights = self.dual.weights(data.obs, data.act, reward, data.next_obs, data.done, self.policy_sample)
+        weights = self.dual.weights(data.obs, data.act, reward, data.next_obs, data.terminated, self.policy_sample)
         if not bool(weights.sum() > 0):  # all-zero ratio estimate: nothing to weight by, fall back to uniform
             weights = torch.ones_like(weights)
         k = min(c.policy_pool_size, n)
@@ -329,7 +329,7 @@ class TOM(MBPO):
                 data.act[r],
                 reward[r],
                 data.next_obs[r],
-                data.done[r],
+                data.terminated[r],
                 self.policy_sample,
             )
         self.diagnostics["tom/q_loss"] = float(loss_sum) / c.q_steps

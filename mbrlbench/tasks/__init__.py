@@ -1,7 +1,7 @@
 """Task registry: name -> gymnasium v5 env, env kwargs, batched termination function (and ``point_mass``,
 a cheap MuJoCo-free test task of ours, ``mbrlbench/tasks/point_mass.py``).
 
-The termination functions decide the model's ``done`` on *predicted* observations, so they must agree
+The termination functions decide ``terminated`` on the model's *predicted* observations, so they must agree
 with the env's own ``terminated`` on real ones (tests/test_termination.py checks this on real rollouts).
 They follow MBPO's ``mbpo/static/*.py`` except where gymnasium v5 differs (noted per function).
 """

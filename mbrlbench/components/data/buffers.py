@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import torch
 
-FIELDS = ("obs", "act", "rew", "next_obs", "done")
+FIELDS = ("obs", "act", "rew", "next_obs", "terminated")
 RESIZE_CHUNK = 1 << 20  # rows moved per copy when a buffer is reallocated
 
 
@@ -15,7 +15,7 @@ class Batch(NamedTuple):
     act: torch.Tensor
     rew: torch.Tensor
     next_obs: torch.Tensor
-    done: torch.Tensor  # float 0/1: 1 only for true terminations (never for time-limit truncations)
+    terminated: torch.Tensor  # float 0/1: 1 only for true terminations (never for time-limit truncations)
 
     @staticmethod
     def cat(a: Batch, b: Batch) -> Batch:
@@ -34,14 +34,20 @@ class ReplayBuffer:
         self._storage = self._allocate(self.capacity)
 
     def _allocate(self, capacity: int) -> dict[str, torch.Tensor]:
-        shapes = {"obs": (self.obs_dim,), "act": (self.act_dim,), "rew": (), "next_obs": (self.obs_dim,), "done": ()}
+        shapes = {
+            "obs": (self.obs_dim,),
+            "act": (self.act_dim,),
+            "rew": (),
+            "next_obs": (self.obs_dim,),
+            "terminated": (),
+        }
         return {k: torch.zeros((capacity, *s), dtype=torch.float32, device=self.device) for k, s in shapes.items()}
 
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, act, rew, next_obs, done) -> None:
-        values = dict(zip(FIELDS, (obs, act, rew, next_obs, done), strict=True))
+    def add(self, obs, act, rew, next_obs, terminated) -> None:
+        values = dict(zip(FIELDS, (obs, act, rew, next_obs, terminated), strict=True))
         values = {k: torch.as_tensor(v, dtype=torch.float32, device=self.device) for k, v in values.items()}
         n = values["rew"].reshape(-1).shape[0]
         if n == 0:
@@ -99,6 +105,8 @@ class ReplayBuffer:
         return {"capacity": self.capacity, **{k: v.cpu() for k, v in self.all()._asdict().items()}}
 
     def load_state_dict(self, state: dict) -> None:
+        if "done" in state:  # checkpoints written before the field was named ``terminated``
+            state = {("terminated" if k == "done" else k): v for k, v in state.items()}
         self.capacity, self.ptr, self.size = int(state["capacity"]), 0, 0
         self._storage = self._allocate(self.capacity)
         self.add(*(state[k] for k in FIELDS))

@@ -45,10 +45,10 @@ def branched_rollout(
     for _ in range(horizon):
         act = policy(obs)
         next_obs, rew = model.sample(obs, act)
-        done = termination_fn(next_obs)
-        out.add(obs, act, rew, next_obs, done)
+        terminated = termination_fn(next_obs)
+        out.add(obs, act, rew, next_obs, terminated)
         added += obs.shape[0]
-        obs = next_obs[~done]
+        obs = next_obs[~terminated]
         if obs.shape[0] == 0:
             break
     return {

@@ -41,7 +41,7 @@ class Trajectories:
     rew: torch.Tensor  # [..., N, T]
     valid: torch.Tensor  # [..., N, T] float
     time: torch.Tensor | None = None  # [..., N, T] step within the path; None: the position along T
-    done: torch.Tensor | None = None  # [..., N, T] float: the step terminated (``imagine``)
+    terminated: torch.Tensor | None = None  # [..., N, T] float: the step terminated (``imagine``)
     final_obs: torch.Tensor | None = None  # [..., N, D] the state after the last step, to bootstrap from
 
     def returns(self) -> torch.Tensor:
@@ -128,12 +128,12 @@ def model_rollouts(
         act = policy(obs)
         next_obs, rew = _predict(model, obs, act)
         records.append((obs, act, rew, time))
-        done = termination_fn(next_obs).bool() | (time + 1 >= horizon)
-        n_done, n_samples = torch.stack([done.sum(), ((time + 1) * done).sum()]).tolist()
+        ended = termination_fn(next_obs).bool() | (time + 1 >= horizon)
+        n_ended, n_samples = torch.stack([ended.sum(), ((time + 1) * ended).sum()]).tolist()
         completed += n_samples
-        time, start = torch.where(done, 0, time + 1), torch.where(done, len(records), start)
-        if n_done and completed < budget:
-            next_obs[done] = reset_obs(n_done).to(next_obs.dtype)
+        time, start = torch.where(ended, 0, time + 1), torch.where(ended, len(records), start)
+        if n_ended and completed < budget:
+            next_obs[ended] = reset_obs(n_ended).to(next_obs.dtype)
         obs = next_obs
     o, a, r, t = (torch.stack(x, dim=2) for x in zip(*records, strict=True))
     valid = (torch.arange(len(records), device=obs.device) < start.unsqueeze(-1)).to(r.dtype)
@@ -167,19 +167,21 @@ def imagine(
     params = detached(policy.params())
     obs = start
     alive = torch.ones(start.shape[0], device=start.device, dtype=start.dtype)
-    steps: dict[str, list[torch.Tensor]] = {"obs": [], "act": [], "rew": [], "done": [], "valid": []}
+    steps: dict[str, list[torch.Tensor]] = {"obs": [], "act": [], "rew": [], "terminated": [], "valid": []}
     for _ in range(horizon):
         mean, log_std = policy.dist(obs, params)
         act = mean + torch.randn_like(mean) * log_std.exp()
         next_obs, rew = step_fn(obs, act.clamp(low, high))
-        done = termination_fn(next_obs).to(start.dtype)
-        for key, value in (("obs", obs), ("act", act), ("rew", rew), ("done", done), ("valid", alive)):
+        terminated = termination_fn(next_obs).to(start.dtype)
+        for key, value in (("obs", obs), ("act", act), ("rew", rew), ("terminated", terminated), ("valid", alive)):
             steps[key].append(value)
-        alive = alive * (1.0 - done)
+        alive = alive * (1.0 - terminated)
         obs = torch.where(alive[:, None] > 0, next_obs, obs)
     steps["obs"].append(obs)
     t = {k: torch.stack(v, dim=1) for k, v in steps.items()}
-    return Trajectories(t["obs"][:, :-1], t["act"], t["rew"], t["valid"], done=t["done"], final_obs=t["obs"][:, -1])
+    return Trajectories(
+        t["obs"][:, :-1], t["act"], t["rew"], t["valid"], terminated=t["terminated"], final_obs=t["obs"][:, -1]
+    )
 
 
 def bootstrapped_advantages(
@@ -191,11 +193,11 @@ def bootstrapped_advantages(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(advantages, returns) ``[B, H]`` of ``imagine``'s paths: model rewards, GAE with ``value_fn``
     (bootstrap at the horizon); ``kind="return"``: the bootstrapped discounted return instead of GAE."""
-    assert traj.done is not None and traj.final_obs is not None
+    assert traj.terminated is not None and traj.final_obs is not None
     values = value_fn(torch.cat([traj.obs, traj.final_obs[:, None]], dim=1))  # [B, H+1]
-    done, valid = traj.done, traj.valid
+    terminated, valid = traj.terminated, traj.valid
     rew = traj.rew * valid
-    adv = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], done, 1.0 - done, gamma, lam) * valid
-    full = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], done, 1.0 - done, gamma, 1.0) * valid
+    adv = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], terminated, 1.0 - terminated, gamma, lam) * valid
+    full = gae_bootstrapped(rew, values[:, :-1], values[:, 1:], terminated, 1.0 - terminated, gamma, 1.0) * valid
     returns = full + values[:, :-1] * valid
     return (adv if kind == "gae" else returns), returns

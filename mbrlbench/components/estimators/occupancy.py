@@ -71,12 +71,12 @@ class DualValue(nn.Module):
         act: torch.Tensor,
         reward: torch.Tensor,
         next_obs: torch.Tensor,
-        done: torch.Tensor,
+        terminated: torch.Tensor,
         policy: Callable[[torch.Tensor], torch.Tensor],
     ) -> torch.Tensor:
         """``e = r + gamma (1 - d) Q(s', a' ~ pi(s')) - Q(s, a)`` (gradients flow through both Q terms)."""
         next_v = self.q(next_obs, policy(next_obs))
-        return reward + self.gamma * (1 - done) * next_v - self.q(obs, act)
+        return reward + self.gamma * (1 - terminated) * next_v - self.q(obs, act)
 
     def update(
         self,
@@ -85,12 +85,12 @@ class DualValue(nn.Module):
         act: torch.Tensor,
         reward: torch.Tensor,
         next_obs: torch.Tensor,
-        done: torch.Tensor,
+        terminated: torch.Tensor,
         policy: Callable[[torch.Tensor], torch.Tensor],
     ) -> torch.Tensor:
         """One Adam step on the dual loss; returns the loss, detached (no host sync)."""
         initial_values = self.q(initial_obs, policy(initial_obs))
-        e = self.residual(obs, act, reward, next_obs, done, policy)
+        e = self.residual(obs, act, reward, next_obs, terminated, policy)
         loss = dual_loss(initial_values, e, self.gamma, self.divergence)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -104,7 +104,7 @@ class DualValue(nn.Module):
         act: torch.Tensor,
         reward: torch.Tensor,
         next_obs: torch.Tensor,
-        done: torch.Tensor,
+        terminated: torch.Tensor,
         policy: Callable[[torch.Tensor], torch.Tensor],
         chunk: int = 65_536,
     ) -> torch.Tensor:
@@ -116,7 +116,7 @@ class DualValue(nn.Module):
                     act[i : i + chunk],
                     reward[i : i + chunk],
                     next_obs[i : i + chunk],
-                    done[i : i + chunk],
+                    terminated[i : i + chunk],
                     policy,
                 ),
                 self.divergence,

@@ -99,13 +99,13 @@ class StridedModelData:
         self.holdout_ratio, self.device = holdout_ratio, device
         self.transitions = 0  # transitions handed over so far: decides the stride
 
-    def add(self, obs: Tensor, act: Tensor, rew: Tensor, next_obs: Tensor, done: Tensor) -> None:
+    def add(self, obs: Tensor, act: Tensor, rew: Tensor, next_obs: Tensor, terminated: Tensor) -> None:
         n, r = obs.shape[0], self.holdout_ratio
         index = torch.arange(self.transitions, self.transitions + n, dtype=torch.float64)
         hold = torch.floor((index + 1) * r) > torch.floor(index * r)
         for buffer, mask in ((self.train, ~hold), (self.holdout, hold)):
             m = mask.to(self.device)
-            buffer.add(obs[m], act[m], rew[m], next_obs[m], done[m])
+            buffer.add(obs[m], act[m], rew[m], next_obs[m], terminated[m])
         self.transitions += n
 
     def state_dict(self) -> dict[str, Any]:

@@ -129,7 +129,7 @@ class SAC(nn.Module):
         next_act, next_logp = self.actor(batch.next_obs)
         next_q = self.q_values(batch.next_obs, next_act, target=True).min(dim=0).values
         soft = next_q - self.log_alpha.exp() * next_logp
-        return batch.rew + self.settings.gamma * (1.0 - batch.done) * soft
+        return batch.rew + self.settings.gamma * (1.0 - batch.terminated) * soft
 
     def critic_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The critic loss summed over both critics, and the mean Q-value. softlearning: 0.5 MSE per critic;
