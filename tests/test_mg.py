@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from mbrlbench.algorithms.mg import matching_loss
 from mbrlbench.algorithms.registry import build, resolve, resolve_config
 from mbrlbench.components.data.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.components.policies.policy_gradient import (
@@ -15,6 +14,7 @@ from mbrlbench.components.policies.policy_gradient import (
     cosine,
     flat_grad,
     gae_bootstrapped,
+    gradient_distance,
     vpg_loss,
 )
 from mbrlbench.tasks import TASKS, never_done
@@ -69,8 +69,8 @@ def test_identical_data_gives_cosine_one_and_zero_l2():
         vpg_loss(policy.log_prob(obs.view(10, 5, 3), act.view(10, 5, 2)), adv.view(10, 5), torch.ones(10, 5)), params
     )
     assert cosine(g_traj, g_flat).item() == pytest.approx(1.0, abs=1e-6)
-    assert matching_loss(g_traj, g_flat, "cosine").item() == pytest.approx(0.0, abs=1e-6)
-    assert matching_loss(g_traj, g_flat, "l2").item() == pytest.approx(0.0, abs=1e-10)
+    assert gradient_distance(g_traj, g_flat, "cosine").item() == pytest.approx(0.0, abs=1e-6)
+    assert gradient_distance(g_traj, g_flat, "l2").item() == pytest.approx(0.0, abs=1e-10)
     assert cosine(-g_traj, g_flat).item() == pytest.approx(-1.0, abs=1e-6)
 
 
@@ -94,7 +94,7 @@ def _toy(phi_true: torch.Tensor, kind: str, steps: int = 150):
     opt = torch.optim.Adam([phi], lr=0.05)
     losses, distances = [], []
     for _ in range(steps):
-        loss = matching_loss(rollout(phi, 4096), g_real, kind)
+        loss = gradient_distance(rollout(phi, 4096), g_real, kind)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -141,7 +141,7 @@ def test_second_order_gradients_reach_the_model_and_match_finite_differences():
     def loss_at(seed: int, create_graph: bool) -> torch.Tensor:
         torch.manual_seed(seed)  # common random numbers: the same members and noise each call
         g_model = algo.model_grad(start, create_graph=create_graph)
-        return matching_loss(g_model, g_real, "cosine")
+        return gradient_distance(g_model, g_real, "cosine")
 
     loss = loss_at(5, True)
     grads = torch.autograd.grad(loss, model_params, allow_unused=True)

@@ -32,7 +32,7 @@ from torch import nn
 from torch.func import functional_call
 
 from mbrlbench.algorithms.base import Algorithm, AlgorithmSpec, Deviation, Episode, Fidelity
-from mbrlbench.components.config import PolicyGradientFields
+from mbrlbench.components.config import BaselinesPPOFields
 from mbrlbench.components.data.trajectories import bootstrapped_advantages, imagine
 from mbrlbench.components.mlp import mlp
 from mbrlbench.components.models.dynamics import EnsembleConfigFields, StridedModelData, ensemble_from_config, model_io
@@ -48,23 +48,20 @@ from mbrlbench.components.policies.policy_gradient import (
     detached,
     flat_grad,
     gae_bootstrapped,
-    gaussian_kl,
+    gradient_distance,
     vpg_loss,
-    weighted_trpo_step,
 )
 from mbrlbench.components.policies.ppo import (
-    Minibatching,
-    Source,
+    Backbone,
     ValueFit,
     explained_variance,
-    gaussian_entropy,
-    ppo_epochs,
+    weighted_policy_update,
 )
 from mbrlbench.components.policies.saved_policy import PolicySpec
 from mbrlbench.tasks import TaskSpec, action_bounds
 
 
-class MGConfig(EnsembleConfigFields, PolicyGradientFields):
+class MGConfig(EnsembleConfigFields, BaselinesPPOFields):
     """MG hyperparameters. Tags: [paper-abs] the abstract; [ppo] openai/baselines ppo2 ``defaults.mujoco()``
     (Schulman et al. 2017); [mbpo] MBPO's ensemble; "ours" an uncertain choice of this implementation."""
 
@@ -93,9 +90,6 @@ class MGConfig(EnsembleConfigFields, PolicyGradientFields):
         description="Advantage inside g_real and g_model: GAE with the value baseline, or the discounted return "
         "(value used only to bootstrap at the horizon); ours.",
     )
-    normalize_advantages: bool = Field(
-        True, description="Center and scale advantages per data source (g's and policy update) [ppo]."
-    )
     model_grad_clip: float | None = Field(
         10.0, gt=0, description="Clip of the model gradient's norm per step (second-order terms can spike); ours."
     )
@@ -107,7 +101,6 @@ class MGConfig(EnsembleConfigFields, PolicyGradientFields):
     replay_size: int = Field(1_000_000, ge=1, description="Real transitions kept for the NLL (FIFO); ours.")
     # The policy update.
     backbone: Literal["ppo", "trpo"] = Field("ppo", description="Policy-gradient method [paper-abs: 'PG-based'].")
-    batch_steps: int = Field(2048, ge=2, description="Real env steps per iteration [ppo nsteps].")
     policy_rollouts: int = Field(512, ge=0, description="Model rollouts for the policy update; ours.")
     policy_horizon: int | None = Field(None, ge=1, description="Their length; None = model_horizon; ours.")
     model_data_ratio: float = Field(
@@ -116,21 +109,7 @@ class MGConfig(EnsembleConfigFields, PolicyGradientFields):
         le=1,
         description="Weight of the model-data loss in the policy update; 1 - it weighs the real data; ours.",
     )
-    gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda [ppo].")
-    policy_hidden: int = Field(64, ge=1, description="Policy units per tanh hidden layer [ppo mlp 64x64].")
-    policy_init_std: float = Field(1.0, gt=0, description="Initial action std (log-std 0) [ppo].")
-    value_hidden: int = Field(64, ge=1, description="Value-network units per tanh layer [ppo value_network='copy'].")
-    value_layers: int = Field(2, ge=1, description="Value-network hidden layers [ppo].")
-    value_lr: float = Field(3e-4, gt=0, description="Value Adam lr [ppo lr].")
     value_on_model_data: bool = Field(False, description="Also fit the value to model returns; ours (real only).")
-    policy_lr: float = Field(3e-4, gt=0, description="PPO Adam lr, constant (baselines anneals it) [ppo].")
-    ppo_epochs: int = Field(10, ge=1, description="Epochs per iteration (policy and value) [ppo noptepochs].")
-    ppo_minibatches: int = Field(32, ge=1, description="Minibatches per epoch [ppo nminibatches].")
-    ppo_clip: float = Field(0.2, gt=0, description="Clip range [ppo cliprange].")
-    max_grad_norm: float = Field(0.5, gt=0, description="Gradient-norm clip of policy and value steps [ppo].")
-    trpo_max_kl: float = Field(0.01, gt=0, description="TRPO trust region [baselines trpo_mpi max_kl].")
-    trpo_cg_iters: int = Field(10, ge=1, description="Conjugate-gradient iterations [baselines trpo_mpi].")
-    trpo_damping: float = Field(0.1, ge=0, description="Fisher damping [baselines trpo_mpi cg_damping].")
 
     @model_validator(mode="after")
     def _check(self) -> MGConfig:
@@ -158,15 +137,6 @@ DEVIATIONS = (
 )
 
 
-# ----------------------------------------------------------------------------------------- the math
-def matching_loss(g_model: torch.Tensor, g_real: torch.Tensor, kind: str) -> torch.Tensor:
-    """1 - cos(g_model, g_real) or PAML's ||g_model - g_real||^2; ``g_real`` is a constant target."""
-    g_real = g_real.detach()
-    if kind == "cosine":
-        return 1.0 - cosine(g_model, g_real)
-    return ((g_model - g_real) ** 2).sum()
-
-
 # ------------------------------------------------------------------------------------- the algorithm
 class MG(Algorithm):
     fidelity: ClassVar[Fidelity] = "interpretation"
@@ -192,6 +162,7 @@ class MG(Algorithm):
         self.value = mlp(self.obs_dim, c.value_hidden, c.value_layers, 1, nn.Tanh).to(device)
         self.policy_opt = adam(self.policy.parameters(), lr=c.policy_lr, eps=1e-5)
         self.value_opt = adam(self.value.parameters(), lr=c.value_lr, eps=1e-5)
+        self.backbone = Backbone.of(c)
         self.model = ensemble_from_config(c, self.obs_dim, self.act_dim).to(device)
         self.model_data = StridedModelData(
             c.replay_size, c.max_holdout, c.holdout_ratio, self.obs_dim, self.act_dim, device
@@ -342,7 +313,7 @@ class MG(Algorithm):
             loss = nll
             if c.model_objective == "mg" and step >= first_mg:
                 g_model = self.model_grad(self.starts(real, c.model_rollouts), create_graph=True)
-                loss = matching_loss(g_model, g_real, c.model_loss) + c.beta * nll
+                loss = gradient_distance(g_model, g_real, c.model_loss) + c.beta * nll
             elif step == first_mg:  # mle: the same diagnostic at the same point, first order only
                 g_model = self.model_grad(self.starts(real, c.model_rollouts), create_graph=False)
             if step == first_mg:
@@ -399,6 +370,8 @@ class MG(Algorithm):
 
     @phase("policy")
     def policy_update(self, real: dict[str, torch.Tensor]) -> dict[str, float]:
+        """PPO (or TRPO) on real data and fresh model rollouts, weighted ``1 - model_data_ratio`` and
+        ``model_data_ratio``; the value network on real returns (and model returns with value_on_model_data)."""
         c = self.config
         w = c.model_data_ratio
         sources: list[tuple[float, dict[str, torch.Tensor]]] = []
@@ -406,39 +379,10 @@ class MG(Algorithm):
             sources.append((1.0 - w, {k: real[k] for k in ("obs", "act", "adv", "returns")}))
         if w > 0:
             sources.append((w, self.model_batch(real)))
-        with torch.no_grad():
-            for _, s in sources:
-                if c.normalize_advantages:
-                    s["adv"] = center_advantages(s["adv"], torch.ones_like(s["adv"]), scale=True)
-                s["logp"] = self.policy.log_prob(s["obs"], s["act"])
-                s["mean"], s["log_std"] = self.policy(s["obs"])
         model_src = [sources[-1][1]] if w > 0 and c.value_on_model_data else []
         value_sources = [(s["obs"], s["returns"]) for s in ({k: real[k] for k in ("obs", "returns")}, *model_src)]
-        stats = ppo_epochs(
-            self.policy,
-            self.policy_opt if c.backbone == "ppo" else None,
-            [Source(s["obs"], s["act"], s["adv"], s["logp"], weight) for weight, s in sources],
-            c.ppo_epochs,
-            Minibatching(count=c.ppo_minibatches),
-            c.ppo_clip,
-            c.max_grad_norm,
-            ValueFit(self.value_fn, self.value, self.value_opt, value_sources),
-        )
-        out: dict[str, float] = {}
-        updates = stats.updates
-        if c.backbone == "trpo":
-            weighted_trpo_step(self.policy, sources, c.trpo_max_kl, c.trpo_cg_iters, c.trpo_damping)
-            updates = 1
-        else:
-            out["policy/clip_frac"] = stats.clip_frac
-            out["policy/approx_kl"] = stats.approx_kl
-        with torch.no_grad():  # KL(old || new) on the first source (real data unless model_data_ratio = 1)
-            s = sources[0][1]
-            mean, log_std = self.policy(s["obs"])
-            out["policy/kl"] = float(gaussian_kl(s["mean"], s["log_std"], mean, log_std).mean())
-        out["policy/std"] = float(self.policy.log_std.detach().exp().mean())
-        out["policy/value_loss"] = stats.value_loss
-        out["policy/entropy"] = gaussian_entropy(self.policy)
+        value = ValueFit(self.value_fn, self.value, self.value_opt, value_sources)
+        out, updates = weighted_policy_update(self.policy, self.policy_opt, sources, value, self.backbone)
         with torch.no_grad():
             out["policy/explained_variance"] = explained_variance(self.value_fn(real["obs"]), real["returns"])
         out["policy/updates"] = self.diagnostics["policy/updates"] + updates

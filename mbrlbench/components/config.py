@@ -64,3 +64,27 @@ class RllabPolicyGradientFields(PolicyGradientFields):
         10, ge=1, description="Conjugate-gradient iterations [rllab ConjugateGradientOptimizer]."
     )
     trpo_damping: float = Field(1e-5, ge=0, description="Fisher damping [rllab reg_coeff].")
+
+
+class BaselinesPPOFields(PolicyGradientFields):
+    """openai/baselines' PPO2 ``defaults.mujoco()`` (Schulman et al. 2017) and trpo_mpi solver settings, tagged
+    [ppo] / [baselines trpo_mpi]: MG's policy-gradient backbone (a 64x64 tanh policy and value network)."""
+
+    normalize_advantages: bool = Field(
+        True, description="Center and scale advantages per data source (g's and policy update) [ppo]."
+    )
+    batch_steps: int = Field(2048, ge=2, description="Real env steps per iteration [ppo nsteps].")
+    gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda [ppo].")
+    policy_hidden: int = Field(64, ge=1, description="Policy units per tanh hidden layer [ppo mlp 64x64].")
+    policy_init_std: float = Field(1.0, gt=0, description="Initial action std (log-std 0) [ppo].")
+    value_hidden: int = Field(64, ge=1, description="Value-network units per tanh layer [ppo value_network='copy'].")
+    value_layers: int = Field(2, ge=1, description="Value-network hidden layers [ppo].")
+    value_lr: float = Field(3e-4, gt=0, description="Value Adam lr [ppo lr].")
+    policy_lr: float = Field(3e-4, gt=0, description="PPO Adam lr, constant (baselines anneals it) [ppo].")
+    ppo_epochs: int = Field(10, ge=1, description="Epochs per iteration (policy and value) [ppo noptepochs].")
+    ppo_minibatches: int = Field(32, ge=1, description="Minibatches per epoch [ppo nminibatches].")
+    ppo_clip: float = Field(0.2, gt=0, description="Clip range [ppo cliprange].")
+    max_grad_norm: float = Field(0.5, gt=0, description="Gradient-norm clip of policy and value steps [ppo].")
+    trpo_max_kl: float = Field(0.01, gt=0, description="TRPO trust region [baselines trpo_mpi max_kl].")
+    trpo_cg_iters: int = Field(10, ge=1, description="Conjugate-gradient iterations [baselines trpo_mpi].")
+    trpo_damping: float = Field(0.1, ge=0, description="Fisher damping [baselines trpo_mpi cg_damping].")

@@ -231,6 +231,15 @@ def cosine(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-12) -> torch.Tensor
     return (a @ b) / (a.norm() * b.norm()).clamp_min(eps)
 
 
+def gradient_distance(g_model: torch.Tensor, g_real: torch.Tensor, kind: str) -> torch.Tensor:
+    """How far a model's policy gradient is from the real one (MG's model loss): 1 - cos(g_model, g_real), or
+    PAML's ||g_model - g_real||^2 (Abachi et al. 2020); ``g_real`` is a constant target."""
+    g_real = g_real.detach()
+    if kind == "cosine":
+        return 1.0 - cosine(g_model, g_real)
+    return ((g_model - g_real) ** 2).sum()
+
+
 def detached(params: Params) -> Params:
     return {k: v.detach() for k, v in params.items()}
 

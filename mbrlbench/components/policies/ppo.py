@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from mbrlbench.components.policies.policy_gradient import GaussianMLPPolicy, masked_mean, ppo_loss
+from mbrlbench.components.policies.policy_gradient import (
+    GaussianMLPPolicy,
+    center_advantages,
+    gaussian_kl,
+    masked_mean,
+    ppo_loss,
+    weighted_trpo_step,
+)
 
 
 @dataclass
@@ -147,3 +155,81 @@ def surrogate_loss(
 ) -> torch.Tensor:
     """TRPO's importance-sampled surrogate (to minimize): ``-E[pi/pi_old A]`` over the valid steps."""
     return -masked_mean(torch.exp(log_prob - old_log_prob) * adv, valid)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """The policy-gradient step a mixed-source update takes: PPO's epochs, or (``trpo``) the value epochs and
+    then one TRPO step on the weighted sources."""
+
+    kind: str  # "ppo" | "trpo"
+    epochs: int
+    minibatches: Minibatching
+    clip: float
+    max_grad_norm: float
+    trpo_max_kl: float
+    trpo_cg_iters: int
+    trpo_damping: float
+    normalize_advantages: bool
+
+    @classmethod
+    def of(cls, config: Any) -> Backbone:
+        """From a config with BaselinesPPOFields and a ``backbone`` field (MG's)."""
+        c = config
+        minibatches = Minibatching(count=c.ppo_minibatches)
+        return cls(
+            c.backbone,
+            c.ppo_epochs,
+            minibatches,
+            c.ppo_clip,
+            c.max_grad_norm,
+            c.trpo_max_kl,
+            c.trpo_cg_iters,
+            c.trpo_damping,
+            c.normalize_advantages,
+        )
+
+
+def weighted_policy_update(
+    policy: GaussianMLPPolicy,
+    optimizer: torch.optim.Optimizer,
+    sources: list[tuple[float, dict[str, torch.Tensor]]],
+    value: ValueFit,
+    backbone: Backbone,
+) -> tuple[dict[str, float], int]:
+    """One policy update on weighted data sources (each a dict of flat ``obs``, ``act``, ``adv``): advantages
+    centred and scaled per source, the old policy's log-probabilities and Gaussian parameters cached, then
+    PPO's epochs (the value fitted in the same loop) or, for TRPO, the value epochs and one weighted TRPO step.
+    Returns the statistics (``policy/...``; the KL on the first source) and the number of policy updates."""
+    with torch.no_grad():
+        for _, s in sources:
+            if backbone.normalize_advantages:
+                s["adv"] = center_advantages(s["adv"], torch.ones_like(s["adv"]), scale=True)
+            s["logp"] = policy.log_prob(s["obs"], s["act"])
+            s["mean"], s["log_std"] = policy(s["obs"])
+    stats = ppo_epochs(
+        policy,
+        optimizer if backbone.kind == "ppo" else None,
+        [Source(s["obs"], s["act"], s["adv"], s["logp"], weight) for weight, s in sources],
+        backbone.epochs,
+        backbone.minibatches,
+        backbone.clip,
+        backbone.max_grad_norm,
+        value,
+    )
+    out: dict[str, float] = {}
+    updates = stats.updates
+    if backbone.kind == "trpo":
+        weighted_trpo_step(policy, sources, backbone.trpo_max_kl, backbone.trpo_cg_iters, backbone.trpo_damping)
+        updates = 1
+    else:
+        out["policy/clip_frac"] = stats.clip_frac
+        out["policy/approx_kl"] = stats.approx_kl
+    with torch.no_grad():  # KL(old || new) on the first source
+        s = sources[0][1]
+        mean, log_std = policy(s["obs"])
+        out["policy/kl"] = float(gaussian_kl(s["mean"], s["log_std"], mean, log_std).mean())
+    out["policy/std"] = float(policy.log_std.detach().exp().mean())
+    out["policy/value_loss"] = stats.value_loss
+    out["policy/entropy"] = gaussian_entropy(policy)
+    return out, updates
