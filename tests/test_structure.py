@@ -61,3 +61,43 @@ def test_algorithm_modules_import_only_their_base_class():
 
 def test_no_function_longer_than_80_lines():
     assert import_graph.long_functions(80) == []
+
+
+# One folder per floor, lowest first; a module may import its own floor and the floors below it. The report
+# is a side floor: the run folder and support below it, the torch-free catalog of algorithm facts, nothing else.
+FLOORS = {"": 0, "errors": 0, "rundir": 0, "support": 0, "references": 0, "tasks": 1, "components": 2}
+FLOORS |= {"algorithms": 3, "runner": 4, "suite": 5, "cli": 6}
+
+
+def _floor(module: str) -> int | str:
+    top = module.split(".")[1] if "." in module else ""
+    return "report" if top == "report" else FLOORS[top]
+
+
+def test_no_module_imports_from_a_floor_above_its_own():
+    _, edges = import_graph.graph()
+    upward = []
+    for edge in edges:
+        if not edge.target.startswith("mbrlbench"):
+            continue
+        source, target = _floor(edge.source), _floor(edge.target)
+        if source == "report":
+            ok = target in (0, "report") or edge.target in TORCH_FREE_ALGORITHM_MODULES
+        elif target == "report":
+            ok = source == FLOORS["cli"]
+        else:
+            ok = target <= source
+        if not ok:
+            upward.append((edge.source, edge.target))
+    assert upward == []
+    assert _floor("mbrlbench.runner.spec") > _floor("mbrlbench.components.phases")  # the floors are ordered
+
+
+def test_no_module_is_longer_than_400_lines():
+    """A module over 400 lines has usually taken on a second job (issue 30): split it by job."""
+    long = {
+        p.relative_to(ROOT).as_posix(): n
+        for p in (ROOT / "mbrlbench").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert long == {}
