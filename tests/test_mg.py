@@ -234,3 +234,15 @@ def test_the_models_mg_and_mbpo_build_carry_the_same_weight_decays(task):
     assert decays["mg"] == decays["mbpo"]
     if len(decays["mg"]) == 5:
         assert decays["mg"] == (2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4)
+
+
+def test_a_checkpoint_from_before_the_rename_still_loads():
+    """MG checkpoints whose step batch named the termination column ``terminal`` load into ``terminated``."""
+    trained = _mg()
+    trained.train(30)  # inside the first batch
+    state = trained.state_dict()
+    state["batch"]["terminal"] = state["batch"].pop("terminated")
+    fresh = _mg()
+    fresh.load_state_dict(state)
+    assert set(fresh.batch) == set(trained.batch)
+    assert (fresh.batch["terminated"] == trained.batch["terminated"]).all() and fresh.batch_count == 30
