@@ -52,7 +52,6 @@ from mbrlbench.components.policies.policy_gradient import (
     vpg_loss,
 )
 from mbrlbench.components.policies.ppo import (
-    Backbone,
     ValueFit,
     explained_variance,
     weighted_policy_update,
@@ -162,7 +161,6 @@ class MG(Algorithm):
         self.value = mlp(self.obs_dim, c.value_hidden, c.value_layers, 1, nn.Tanh).to(device)
         self.policy_opt = adam(self.policy.parameters(), lr=c.policy_lr, eps=1e-5)
         self.value_opt = adam(self.value.parameters(), lr=c.value_lr, eps=1e-5)
-        self.backbone = Backbone.of(c)
         self.model = ensemble_from_config(c, self.obs_dim, self.act_dim).to(device)
         self.model_data = StridedModelData(
             c.replay_size, c.max_holdout, c.holdout_ratio, self.obs_dim, self.act_dim, device
@@ -382,7 +380,7 @@ class MG(Algorithm):
         model_src = [sources[-1][1]] if w > 0 and c.value_on_model_data else []
         value_sources = [(s["obs"], s["returns"]) for s in ({k: real[k] for k in ("obs", "returns")}, *model_src)]
         value = ValueFit(self.value_fn, self.value, self.value_opt, value_sources)
-        out, updates = weighted_policy_update(self.policy, self.policy_opt, sources, value, self.backbone)
+        out, updates = weighted_policy_update(self.policy, self.policy_opt, sources, value, c, c.backbone)
         with torch.no_grad():
             out["policy/explained_variance"] = explained_variance(self.value_fn(real["obs"]), real["returns"])
         out["policy/updates"] = self.diagnostics["policy/updates"] + updates

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
+from mbrlbench.components.config import BaselinesPPOFields
 from mbrlbench.components.policies.policy_gradient import (
     GaussianMLPPolicy,
     center_advantages,
@@ -157,70 +157,39 @@ def surrogate_loss(
     return -masked_mean(torch.exp(log_prob - old_log_prob) * adv, valid)
 
 
-@dataclass(frozen=True)
-class Backbone:
-    """The policy-gradient step a mixed-source update takes: PPO's epochs, or (``trpo``) the value epochs and
-    then one TRPO step on the weighted sources."""
-
-    kind: str  # "ppo" | "trpo"
-    epochs: int
-    minibatches: Minibatching
-    clip: float
-    max_grad_norm: float
-    trpo_max_kl: float
-    trpo_cg_iters: int
-    trpo_damping: float
-    normalize_advantages: bool
-
-    @classmethod
-    def of(cls, config: Any) -> Backbone:
-        """From a config with BaselinesPPOFields and a ``backbone`` field (MG's)."""
-        c = config
-        minibatches = Minibatching(count=c.ppo_minibatches)
-        return cls(
-            c.backbone,
-            c.ppo_epochs,
-            minibatches,
-            c.ppo_clip,
-            c.max_grad_norm,
-            c.trpo_max_kl,
-            c.trpo_cg_iters,
-            c.trpo_damping,
-            c.normalize_advantages,
-        )
-
-
 def weighted_policy_update(
     policy: GaussianMLPPolicy,
     optimizer: torch.optim.Optimizer,
     sources: list[tuple[float, dict[str, torch.Tensor]]],
     value: ValueFit,
-    backbone: Backbone,
+    settings: BaselinesPPOFields,
+    backbone: str,
 ) -> tuple[dict[str, float], int]:
     """One policy update on weighted data sources (each a dict of flat ``obs``, ``act``, ``adv``): advantages
     centred and scaled per source, the old policy's log-probabilities and Gaussian parameters cached, then
-    PPO's epochs (the value fitted in the same loop) or, for TRPO, the value epochs and one weighted TRPO step.
+    PPO's epochs (the value fitted in the same loop) or, for ``backbone="trpo"``, the value epochs and one
+    weighted TRPO step, all with ``settings`` (baselines' PPO2 / trpo_mpi values).
     Returns the statistics (``policy/...``; the KL on the first source) and the number of policy updates."""
     with torch.no_grad():
         for _, s in sources:
-            if backbone.normalize_advantages:
+            if settings.normalize_advantages:
                 s["adv"] = center_advantages(s["adv"], torch.ones_like(s["adv"]), scale=True)
             s["logp"] = policy.log_prob(s["obs"], s["act"])
             s["mean"], s["log_std"] = policy(s["obs"])
     stats = ppo_epochs(
         policy,
-        optimizer if backbone.kind == "ppo" else None,
+        optimizer if backbone == "ppo" else None,
         [Source(s["obs"], s["act"], s["adv"], s["logp"], weight) for weight, s in sources],
-        backbone.epochs,
-        backbone.minibatches,
-        backbone.clip,
-        backbone.max_grad_norm,
+        settings.ppo_epochs,
+        Minibatching(count=settings.ppo_minibatches),
+        settings.ppo_clip,
+        settings.max_grad_norm,
         value,
     )
     out: dict[str, float] = {}
     updates = stats.updates
-    if backbone.kind == "trpo":
-        weighted_trpo_step(policy, sources, backbone.trpo_max_kl, backbone.trpo_cg_iters, backbone.trpo_damping)
+    if backbone == "trpo":
+        weighted_trpo_step(policy, sources, settings.trpo_max_kl, settings.trpo_cg_iters, settings.trpo_damping)
         updates = 1
     else:
         out["policy/clip_frac"] = stats.clip_frac
